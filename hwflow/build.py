@@ -1,0 +1,209 @@
+"""The build recipe: QONNX model -> verified, folded, simulated RTL and a report.
+
+One list of named steps, each followed by a check against the stage before it.
+Tests and the CLI both call `build()`; nothing else knows the order of steps.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hwflow import export
+from hwflow.boards import Board, get_board
+from hwflow.dataflow import Dataflow, lower
+from hwflow.errors import HwflowError
+from hwflow.fold import apply_folding_file, fold_for_board, fold_to_fps, folding_json
+from hwflow.streamline import streamline
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "tfc-w1a1-digits" / "model.onnx"
+FLOAT_TOL = 1e-5
+
+
+@dataclass
+class BuildOptions:
+    board: str = "Pynq-Z1"
+    target_fps: float | None = None
+    folding: Path | None = None
+    verify_images: int = 1000      # random inputs for the graph-level and rtlsim checks
+    rtlsim: bool = True
+    stall_seed: int = 1
+    clock_mhz: float | None = None
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    dataflow: Dataflow
+    report: dict
+    steps: dict = field(default_factory=dict)
+
+
+class Progress:
+    """One line per step on stderr, with its time."""
+
+    def __init__(self, total: int, quiet: bool = False):
+        self.total, self.i, self.quiet, self.times = total, 0, quiet, {}
+
+    def step(self, name: str):
+        progress = self
+
+        class _Step:
+            def __enter__(self):
+                progress.i += 1
+                self.t0 = time.perf_counter()
+                if not progress.quiet:
+                    print(f"[{progress.i}/{progress.total}] {name} ...", file=sys.stderr, flush=True)
+
+            def __exit__(self, *exc):
+                progress.times[name] = round(time.perf_counter() - self.t0, 3)
+                if not progress.quiet and exc[0] is None:
+                    print(f"      {name}: done in {progress.times[name]:.1f} s", file=sys.stderr, flush=True)
+        return _Step()
+
+
+def _random_inputs(shape: tuple, n: int, seed: int) -> np.ndarray:
+    """Images in [0, 1] as training feeds them, plus a few exact 0s, 0.5s and 1s to hit ties."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, *shape), dtype=np.float32)
+    ties = rng.random(x.shape) < 0.05
+    x[ties] = rng.choice(np.array([0.0, 0.5, 1.0], dtype=np.float32), size=int(ties.sum()))
+    return x
+
+
+def _first_mismatch(a: np.ndarray, b: np.ndarray) -> str:
+    idx = np.argwhere(a != b)[0]
+    return f"first at image {idx[0]}, output {tuple(idx[1:])}: {a[tuple(idx)]} vs {b[tuple(idx)]}"
+
+
+def build(model_path: Path | None, out: Path, opts: BuildOptions = BuildOptions(), quiet: bool = False) -> BuildResult:
+    board = get_board(opts.board)
+    clock = opts.clock_mhz or board.clock_mhz
+    model_path = Path(model_path) if model_path else _default_model()
+    progress = Progress(7 if opts.rtlsim else 5, quiet)
+    out = Path(out)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    verified = {}
+
+    with progress.step("load and tidy the QONNX model"):
+        model = export.load_qonnx(model_path)
+    x = _random_inputs(tuple(model.get_tensor_shape(model.graph.input[0].name))[1:], opts.verify_images, 0)
+    with progress.step("streamline (thresholds, XNOR-popcount) and check against the QONNX model"):
+        golden = export.run_qonnx(model, x)
+        slim = streamline(model)
+        slim.save(str(tmp / "streamlined.onnx"))
+        got = export.run_qonnx(slim, x)
+        err = float(np.max(np.abs(got - golden)))
+        if err > FLOAT_TOL:
+            raise HwflowError(f"streamlined graph differs from the QONNX model by {err:g}: please report this bug")
+        verified["streamline_vs_qonnx"] = True
+    with progress.step("lower to dataflow layers and check against the QONNX model"):
+        df = lower(slim)
+        bits = df.run_head(x)
+        ints = df.execute_hw(bits)
+        err = float(np.max(np.abs(df.run_tail(ints) - golden)))
+        if err > FLOAT_TOL:
+            raise HwflowError(f"dataflow layers differ from the QONNX model by {err:g}: please report this bug")
+        verified["dataflow_vs_qonnx"] = True
+    with progress.step("fold"):
+        if opts.folding:
+            apply_folding_file(df, Path(opts.folding))
+            how = f"file {opts.folding}"
+        elif opts.target_fps:
+            fold_to_fps(df, opts.target_fps, clock)
+            how = f"target {opts.target_fps:g} images/s"
+        else:
+            target = fold_for_board(df, board)
+            how = f"board default (target {target} cycles/image)"
+        for layer in df.layers:
+            layer.check_folding()
+        df.save(tmp)
+        (tmp / "folding.json").write_text(json.dumps(folding_json(df), indent=1))
+    sim = None
+    if opts.rtlsim:
+        from hwflow.sim import RtlSim
+        with progress.step("generate RTL and compile it with Verilator"):
+            rtl = RtlSim(df.layers, tmp / "rtl")
+        with progress.step(f"rtlsim {len(bits)} images with random stalls, then at full speed"):
+            rng = np.random.default_rng(opts.stall_seed)
+            hw_bits = np.concatenate([bits, rng.integers(0, 2, bits.shape)])
+            want = df.execute_hw(hw_bits)
+            stalled = rtl.run(hw_bits, seed=opts.stall_seed, p_in=0.7, p_out=0.6)
+            if not np.array_equal(stalled.outputs, want):
+                raise HwflowError("rtlsim differs from the dataflow model under stalls, "
+                                  + _first_mismatch(stalled.outputs, want) + "; see " + str(tmp))
+            sim = rtl.run(hw_bits)
+            if not np.array_equal(sim.outputs, want):
+                raise HwflowError("rtlsim differs from the dataflow model, " + _first_mismatch(sim.outputs, want))
+            verified["rtlsim_vs_dataflow"] = True
+            verified["rtlsim_vs_qonnx"] = bool(np.max(np.abs(df.run_tail(sim.outputs[:len(x)]) - golden)) <= FLOAT_TOL)
+    else:
+        from hwflow.codegen_rtl import write_rtl
+        with progress.step("generate RTL"):
+            write_rtl(df.layers, tmp / "rtl")
+    report = make_report(model_path, board, clock, df, sim, verified, progress.times, how)
+    (tmp / "report.json").write_text(json.dumps(report, indent=1))
+    # only a finished build takes the output's name
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return BuildResult(out, df, report, progress.times)
+
+
+def _default_model() -> Path:
+    if not DEFAULT_MODEL.exists():
+        raise HwflowError(f"no model given and the default model {DEFAULT_MODEL} is missing: pass MODEL.onnx, "
+                          "or make one with `python -m hwflow train --model tfc-w1a1 --dataset digits --out runs/tfc`")
+    return DEFAULT_MODEL
+
+
+def make_report(model_path: Path, board: Board, clock: float, df: Dataflow, sim, verified: dict,
+                times: dict, folding: str) -> dict:
+    est = df.cycles()
+    res = df.resources()
+    layers = []
+    for layer in df.layers:
+        layers.append({**layer.to_json(), "in_width": layer.in_width, "out_width": layer.out_width,
+                       "est_cycles": layer.cycles(), **{f"est_{k}": v for k, v in layer.resources().items()}})
+    net = {"est_cycles_per_image": est, "est_images_per_s": clock * 1e6 / est}
+    if sim is not None:
+        net.update({"sim_cycles_per_image": sim.cycles_per_image, "sim_latency_cycles": sim.latency_cycles,
+                    "images_per_s": clock * 1e6 / sim.cycles_per_image,
+                    "latency_us": sim.latency_cycles / clock, "rtlsim_cycles_per_s": sim.sim_rate,
+                    "est_vs_sim": est / sim.cycles_per_image})
+    fits = all(res[k] <= cap for k, cap in (("lut", board.lut), ("ff", board.ff), ("bram18", board.bram18)))
+    return {
+        "model": str(model_path), "board": board.name, "part": board.part, "clock_mhz": clock,
+        "folding": folding, "layers": layers, "network": net,
+        "resources_estimate": {**res, "board_lut": board.lut, "board_ff": board.ff,
+                               "board_bram18": board.bram18, "fits": fits},
+        "verified": bool(verified) and all(verified.values()) and "rtlsim_vs_dataflow" in verified,
+        "checks": verified, "step_seconds": times,
+    }
+
+
+def summary(report: dict) -> str:
+    """The report as a few readable lines for the terminal."""
+    net, res = report["network"], report["resources_estimate"]
+    rows = [f"{'layer':8} {'MWxMH':>11} {'PE':>5} {'SIMD':>5} {'cycles':>7} {'LUT':>7} {'BRAM18':>6}"]
+    for lay in report["layers"]:
+        rows.append(f"{lay['name']:8} {lay['mw']:>5}x{lay['mh']:<5} {lay['pe']:>5} {lay['simd']:>5} "
+                    f"{lay['est_cycles']:>7} {lay['est_lut']:>7} {lay['est_bram18']:>6}")
+    rows.append(f"board {report['board']} ({report['part']}) at {report['clock_mhz']:g} MHz, folding: "
+                f"{report['folding']}")
+    rows.append(f"estimated: {net['est_cycles_per_image']} cycles/image = {net['est_images_per_s']:,.0f} images/s; "
+                f"LUT {res['lut']:,}/{res['board_lut']:,}, BRAM18 {res['bram18']}/{res['board_bram18']} "
+                f"({'fits' if res['fits'] else 'DOES NOT FIT'})")
+    if "sim_cycles_per_image" in net:
+        rows.append(f"rtlsim:    {net['sim_cycles_per_image']:.1f} cycles/image = {net['images_per_s']:,.0f} "
+                    f"images/s, latency {net['sim_latency_cycles']} cycles = {net['latency_us']:.2f} us, "
+                    f"simulated at {net['rtlsim_cycles_per_s'] / 1e6:.1f} M cycles/s")
+    rows.append("verified bit-exact: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in report["checks"].items()))
+    return "\n".join(rows)

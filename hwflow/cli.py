@@ -1,0 +1,112 @@
+"""Command line: python -m hwflow {train,build,sim,boards,models}."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hwflow.errors import HwflowError
+
+
+def _cmd_train(a) -> None:
+    from hwflow.train import train
+    kwargs = {k: v for k, v in (("epochs", a.epochs), ("batch_size", a.batch_size), ("lr", a.lr)) if v is not None}
+    metrics = train(a.model, a.dataset, Path(a.out), data_dir=a.data_dir, seed=a.seed, **kwargs)
+    print(f"{a.model} on {a.dataset}: test accuracy {metrics['test_accuracy']:.2%} "
+          f"(model and QONNX export in {a.out})")
+
+
+def _cmd_build(a) -> None:
+    from hwflow.build import BuildOptions, build, summary
+    opts = BuildOptions(board=a.board, target_fps=a.target_fps, folding=a.folding,
+                        verify_images=a.verify_images, rtlsim=not a.no_rtlsim, clock_mhz=a.clock_mhz)
+    if a.model is not None and not Path(a.model).exists():
+        raise HwflowError(f"model file not found: {a.model}")
+    out = Path(a.out) if a.out else Path("build") / (Path(a.model).parent.name if a.model else "tfc-w1a1-digits")
+    result = build(a.model, out, opts)
+    print(summary(result.report))
+    print(f"build written to {result.out} (report.json, rtl/, folding.json)")
+
+
+def _cmd_sim(a) -> None:
+    import numpy as np
+
+    from hwflow.sim import simulate_build
+    try:
+        x = np.load(a.input)
+    except FileNotFoundError:
+        raise HwflowError(f"input file not found: {a.input}") from None
+    except ValueError as e:
+        raise HwflowError(f"cannot read {a.input} as a .npy array: {e}") from None
+    y, info = simulate_build(Path(a.build_dir), x, raw=a.raw, stalls=a.stalls)
+    np.save(a.output, y)
+    print(f"{len(x)} images: {info['cycles_per_image']:.1f} cycles/image, latency {info['latency_cycles']} cycles, "
+          f"{info['images_per_s']:,.0f} images/s at {info['clock_mhz']:g} MHz; outputs {y.shape} -> {a.output}")
+
+
+def _cmd_boards(a) -> None:
+    from hwflow.boards import BOARDS
+    print(f"{'board':11} {'part':22} {'MHz':>5} {'LUT':>7} {'FF':>7} {'BRAM36':>6} {'DSP':>5} PS")
+    for b in BOARDS.values():
+        print(f"{b.name:11} {b.part:22} {b.clock_mhz:>5g} {b.lut:>7} {b.ff:>7} {b.bram36:>6} {b.dsp:>5} {b.ps}")
+
+
+def _cmd_models(a) -> None:
+    from hwflow.zoo import list_models
+    for name, desc in list_models().items():
+        print(f"{name:14} {desc}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hwflow", description="Binary neural networks from Brevitas to "
+                                "verified streaming FPGA hardware.")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a 1-bit Brevitas model and export it to QONNX")
+    t.add_argument("--model", default="tfc-w1a1", help="zoo name (see `hwflow models`), or mlp-w1a1:64-100-36-10")
+    t.add_argument("--dataset", default="digits", help="digits (bundled with scikit-learn) or mnist (IDX files)")
+    t.add_argument("--data-dir", help="folder with the IDX files for --dataset mnist")
+    t.add_argument("--out", required=True, help="output folder for model.pt, model.onnx, metrics.json")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=_cmd_train)
+
+    b = sub.add_parser("build", help="QONNX model -> folded, verified RTL with a report")
+    b.add_argument("model", nargs="?", help="QONNX .onnx file (default: the bundled TFC-w1a1 trained on digits)")
+    b.add_argument("--board", default="Pynq-Z1", help="target board (see `hwflow boards`)")
+    b.add_argument("--out", help="output folder (default: build/<model folder name>)")
+    g = b.add_mutually_exclusive_group()
+    g.add_argument("--target-fps", type=float, help="fold every layer to reach this many images/s")
+    g.add_argument("--folding", help="JSON file with PE/SIMD per layer, as the build's folding.json")
+    b.add_argument("--clock-mhz", type=float, help="override the board's default clock")
+    b.add_argument("--verify-images", type=int, default=1000, help="random inputs for the checks (default 1000)")
+    b.add_argument("--no-rtlsim", action="store_true", help="skip Verilator (generate RTL only, not verified)")
+    b.set_defaults(func=_cmd_build)
+
+    s = sub.add_parser("sim", help="run a build's RTL in Verilator on your inputs")
+    s.add_argument("build_dir", help="a folder written by `hwflow build`")
+    s.add_argument("--input", required=True, help=".npy of model inputs, shape [N, *input_shape]")
+    s.add_argument("--output", required=True, help=".npy to write the model outputs to")
+    s.add_argument("--raw", action="store_true", help="write the hardware's integer outputs, not the float tail's")
+    s.add_argument("--stalls", action="store_true", help="random valid/ready stalls (slower; for checking)")
+    s.set_defaults(func=_cmd_sim)
+
+    sub.add_parser("boards", help="list supported boards").set_defaults(func=_cmd_boards)
+    sub.add_parser("models", help="list the model zoo").set_defaults(func=_cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except HwflowError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

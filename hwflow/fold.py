@@ -1,0 +1,87 @@
+"""Folding: choose PE and SIMD per layer for a throughput target, a board budget, or a file."""
+
+from __future__ import annotations
+
+import json
+from math import ceil
+from pathlib import Path
+
+from hwflow.boards import Board
+from hwflow.dataflow import Dataflow, divisors
+from hwflow.errors import HwflowError
+
+# Bits per cycle the host can stream into the accelerator (DMA through the PS's HP ports).
+IO_BITS = {"ps7": 64, "ps8": 128}
+
+
+def fold_layer(layer, target_cycles: int) -> None:
+    """The cheapest (estimated LUTs) PE/SIMD whose cycles meet the target; fully parallel if none does."""
+    best = None
+    for simd in divisors(layer.mw):
+        for pe in divisors(layer.mh):
+            if (layer.mh // pe) * (layer.mw // simd) > target_cycles:
+                continue
+            layer.pe, layer.simd = pe, simd
+            cost = (layer.resources()["lut"], -simd)
+            if best is None or cost < best[0]:
+                best = (cost, pe, simd)
+    layer.pe, layer.simd = (best[1], best[2]) if best else (layer.mh, layer.mw)
+
+
+def fold_to_cycles(df: Dataflow, target_cycles: int) -> None:
+    for layer in df.layers:
+        fold_layer(layer, max(1, int(target_cycles)))
+
+
+def fold_to_fps(df: Dataflow, fps: float, clock_mhz: float) -> None:
+    if fps <= 0:
+        raise HwflowError(f"--target-fps must be positive, got {fps}")
+    fold_to_cycles(df, int(clock_mhz * 1e6 // fps))
+
+
+def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5) -> int:
+    """Default folding: as fast as the host link can feed it, within a share of the board's LUTs.
+
+    Returns the target cycles per image that was chosen.
+    """
+    io_cycles = ceil(df.layers[0].mw / IO_BITS[board.ps])
+    budget = lut_fraction * board.lut
+    lo, hi = io_cycles, max(io_cycles, max(lay.mw * lay.mh for lay in df.layers))
+    while lo < hi:  # smallest target whose estimate fits the budget (LUTs fall as cycles rise)
+        mid = (lo + hi) // 2
+        fold_to_cycles(df, mid)
+        if df.resources()["lut"] <= budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    fold_to_cycles(df, lo)
+    return lo
+
+
+def apply_folding_file(df: Dataflow, path: Path) -> None:
+    """Folding from JSON: {"mvau0": {"pe": 4, "simd": 16, "ram_style": "block"}, ...}."""
+    try:
+        spec = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise HwflowError(f"folding file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HwflowError(f"folding file {path} is not valid JSON: {e}") from None
+    spec = spec.get("layers", spec) if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        raise HwflowError(f"folding file {path}: expected an object mapping layer names to {{\"pe\", \"simd\"}}")
+    by_name = {lay.name: lay for lay in df.layers}
+    for name, cfg in spec.items():
+        if name not in by_name:
+            raise HwflowError(f"folding file {path}: unknown layer '{name}'; layers are {', '.join(by_name)}")
+        layer = by_name[name]
+        layer.pe = int(cfg.get("pe", layer.pe))
+        layer.simd = int(cfg.get("simd", layer.simd))
+        layer.ram_style = cfg.get("ram_style", layer.ram_style)
+        if layer.ram_style not in ("auto", "block", "distributed"):
+            raise HwflowError(f"folding file {path}: layer {name}: ram_style must be auto, block or distributed")
+    for layer in df.layers:
+        layer.check_folding()
+
+
+def folding_json(df: Dataflow) -> dict:
+    return {lay.name: {"pe": lay.pe, "simd": lay.simd, "ram_style": lay.ram_style} for lay in df.layers}

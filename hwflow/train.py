@@ -1,0 +1,188 @@
+"""Train a zoo model on a dataset (CPU), export it to QONNX and record metrics.
+
+Artifacts in ``out_dir``: model.pt, model.onnx, metrics.json, test_x.npy, test_y.npy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hwflow.errors import HwflowError
+
+# Per-dataset defaults measured on 2 CPU cores (see metrics in the project notes);
+# digits is tiny, so many short epochs are cheap.
+DEFAULTS = {
+    "digits": {"epochs": 40, "batch_size": 64, "lr": 0.01},
+    "mnist": {"epochs": 10, "batch_size": 128, "lr": 0.01},
+    "fashion-mnist": {"epochs": 10, "batch_size": 128, "lr": 0.01},
+}
+QONNX_CHECK_SAMPLES = 1000  # run_qonnx is fast (~1000 tfc images per 0.05 s), so check plenty
+
+
+def _image_size_for(shape: tuple[int, ...]) -> int | None:
+    # (1, s, s) -> square images of side s; flat (n,) -> the dataset's native size
+    return shape[1] if len(shape) == 3 else None
+
+
+def _evaluate(model, x, y, batch: int = 2048) -> tuple[float, np.ndarray]:
+    import torch
+
+    model.eval()
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            preds.append(model(x[i:i + batch]).argmax(1))
+    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+    return float((pred == y).float().mean()) if len(y) else 0.0, pred.numpy()
+
+
+def train(
+    model_name: str,
+    dataset_name: str,
+    out_dir,
+    *,
+    data_dir: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    dropout: float = 0.0,
+) -> dict:
+    """Train ``model_name`` on ``dataset_name``, write the artifacts, return the metrics.
+
+    ``epochs``/``batch_size``/``lr`` default per dataset (``DEFAULTS``).
+    """
+    import torch
+    import torch.nn.functional as F
+    from tqdm import tqdm
+
+    from hwflow import zoo
+    from hwflow.data import load_dataset
+    from hwflow.export import export_brevitas, load_qonnx, run_qonnx
+
+    t0 = time.time()
+    shape = zoo.input_shape(model_name)  # validates the name before any slow work
+    if dataset_name not in DEFAULTS:
+        load_dataset(dataset_name)  # raises the "unknown dataset" HwflowError
+    d = DEFAULTS[dataset_name]
+    epochs = d["epochs"] if epochs is None else int(epochs)
+    batch_size = d["batch_size"] if batch_size is None else int(batch_size)
+    lr = d["lr"] if lr is None else float(lr)
+    if epochs < 1 or batch_size < 1 or not lr > 0:
+        raise HwflowError("epochs and batch size must be >= 1 and the learning rate > 0")
+
+    ds = load_dataset(dataset_name, data_dir=data_dir, image_size=_image_size_for(shape), seed=seed)
+    n_in = int(np.prod(shape))
+    if int(np.prod(ds.image_shape)) != n_in:
+        raise HwflowError(
+            f"model {model_name} takes {n_in} inputs but {dataset_name} images have "
+            f"{int(np.prod(ds.image_shape))} pixels: pick a model whose first size matches"
+        )
+
+    torch.manual_seed(seed)
+    model = zoo.build_model(model_name, dropout=dropout)
+    if model.sizes[-1] < ds.num_classes:
+        raise HwflowError(f"model {model_name} has {model.sizes[-1]} outputs but {dataset_name} has {ds.num_classes} classes")
+
+    xtr = torch.from_numpy(ds.x_train.reshape(len(ds.x_train), *shape))
+    ytr = torch.from_numpy(ds.y_train)
+    xte = torch.from_numpy(ds.x_test.reshape(len(ds.x_test), *shape))
+    yte = torch.from_numpy(ds.y_test)
+
+    # The logits are integer sums over +-1 products (magnitude up to the last layer's
+    # fan-in), far too sharp for cross-entropy.  A learnable temperature, used only in
+    # the loss and never exported, lets the optimiser pick the right softness;
+    # initialising it at 1/sqrt(fan_in) puts random-init logits at unit scale.
+    log_temp = torch.nn.Parameter(torch.tensor(-0.5 * math.log(model.sizes[-2])))
+    opt = torch.optim.Adam(list(model.parameters()) + [log_temp], lr=lr)
+    steps_per_epoch = math.ceil(len(xtr) / batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
+    gen = torch.Generator().manual_seed(seed)
+
+    test_acc = 0.0
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(xtr), generator=gen)
+        bar = tqdm(
+            range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
+            leave=True, dynamic_ncols=True, mininterval=0.5,
+        )
+        loss_sum, correct, seen = 0.0, 0, 0
+        for step in bar:
+            idx = perm[step * batch_size:(step + 1) * batch_size]
+            if len(idx) < 2:  # BatchNorm cannot train on a batch of one
+                continue
+            xb, yb = xtr[idx], ytr[idx]
+            logits = model(xb)
+            loss = F.cross_entropy(logits * log_temp.exp(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            model.clip_weights()
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(idx)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        test_acc, _ = _evaluate(model, xte, yte)
+        bar.set_postfix(loss=f"{loss_sum / max(seen, 1):.3f}", acc=f"{correct / max(seen, 1):.3f}", test=f"{test_acc:.3f}")
+        bar.close()
+
+    train_acc, _ = _evaluate(model, xtr, ytr)
+    test_acc, torch_pred = _evaluate(model, xte, yte)
+    train_seconds = time.time() - t0
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {"model": model_name, "sizes": list(model.sizes), "input_shape": list(shape), "state_dict": model.state_dict()},
+        out / "model.pt",
+    )
+    onnx_path = export_brevitas(model, shape, out / "model.onnx")
+    test_x = ds.x_test.reshape(len(ds.x_test), *shape).astype(np.float32)
+    np.save(out / "test_x.npy", test_x)
+    np.save(out / "test_y.npy", ds.y_test.astype(np.int64))
+
+    # Re-load the file exactly as later stages will and check it predicts like torch.
+    n_check = min(QONNX_CHECK_SAMPLES, len(test_x))
+    q_logits = run_qonnx(load_qonnx(onnx_path), test_x[:n_check])
+    q_pred = q_logits.argmax(1)
+    qonnx_acc = float((q_pred == ds.y_test[:n_check]).mean()) if n_check else 0.0
+    torch_subset_acc = float((torch_pred[:n_check] == ds.y_test[:n_check]).mean()) if n_check else 0.0
+    agreement = float((q_pred == torch_pred[:n_check]).mean()) if n_check else 1.0
+
+    metrics = {
+        "model": model_name,
+        "dataset": dataset_name,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "train_samples": int(len(xtr)),
+        "test_samples": int(len(xte)),
+        "train_accuracy": train_acc,
+        "test_accuracy": test_acc,
+        "seconds": round(time.time() - t0, 2),
+        "train_seconds": round(train_seconds, 2),
+        "qonnx_test_accuracy": qonnx_acc,
+        "qonnx_test_samples": int(n_check),
+        "torch_test_accuracy_same_samples": torch_subset_acc,
+        "qonnx_torch_agreement": agreement,
+    }
+    tmp = out / ".metrics.json.tmp"
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    os.replace(tmp, out / "metrics.json")
+    if progress:
+        print(
+            f"{model_name} on {dataset_name}: test {test_acc:.4f}, train {train_acc:.4f}, "
+            f"qonnx {qonnx_acc:.4f} on {n_check} images, {metrics['seconds']} s -> {out}"
+        )
+    return metrics
