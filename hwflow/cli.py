@@ -54,8 +54,7 @@ def _cmd_boards(a) -> None:
 
 def _cmd_models(a) -> None:
     from hwflow.zoo import list_models
-    for name, desc in list_models().items():
-        print(f"{name:14} {desc}")
+    print("\n".join(list_models()))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -89,10 +89,11 @@ def simulate_build(build_dir: Path, x: np.ndarray, *, raw: bool = False, stalls:
     df = Dataflow.load(build_dir)
     report = json.loads((build_dir / "report.json").read_text())
     x = np.asarray(x)
+    given = tuple(x.shape)
     if x.ndim == len(df.input_shape):
         x = x[None]
     if tuple(x.shape[1:]) != tuple(df.input_shape) or len(x) == 0:
-        raise HwflowError(f"input has shape {tuple(x.shape)}; this build takes "
+        raise HwflowError(f"input has shape {given}; this build takes "
                           f"[N, {', '.join(map(str, df.input_shape))}] (N >= 1 images)")
     rtl = RtlSim(df.layers, build_dir / "rtl", write=False)
     p = 0.7 if stalls else 1.0

@@ -1,20 +1,24 @@
 // hwflow_dwc: AXI-Stream width converter for a continuous bit stream.
 //
-// Input beats of IW bits are appended LSB-first to a bit queue; output beats take
-// the next OW bits from its bottom.  IW and OW are arbitrary (they need not divide
-// each other); the caller guarantees that the bits per image are a multiple of both.
+// Input beats of IW bits are appended LSB-first to a bit stream; output beats take
+// the next OW bits.  IW and OW are arbitrary (they need not divide each other); the
+// caller guarantees that the bits per image are a multiple of both.  In every mode
+// the converter sustains input min(1, OW/IW) and output min(1, IW/OW) beats/cycle,
+// s_axis_tready is a function of internal state only (never of m_axis_tready), and
+// m_axis_tdata/tvalid come from registers.  Four structures, chosen by generate:
+//   IW == OW      wire pass-through (no state, no latency);
+//   IW = K*OW     shift register of one input word plus a one-word holding register;
+//   OW = K*IW     shift-in register plus the output register;
+//   otherwise     a bit queue (below), which costs more logic.
 //
-// The queue is a register `q` of C = IW + OW + max(IW, OW) bits holding `cnt` valid
-// bits at the bottom (bits above cnt are kept zero, so an insert is a plain OR).  That
-// capacity is what lets both ready/valid flags be registered functions of `cnt` alone
-// (never of the other port's handshake) while still sustaining
-//   input  min(1, OW/IW) beats/cycle and output min(1, IW/OW) beats/cycle:
+// Bit queue: register `q` of C = IW + OW + max(IW, OW) bits holding `cnt` valid bits
+// at the bottom (bits above cnt are kept zero, so an insert is a plain OR).  That
+// capacity lets both flags be registered functions of `cnt` alone at full rate:
 //   * IW < OW: cnt never exceeds OW + IW - g < C - IW, so input is always accepted;
 //   * IW > OW: input is accepted whenever cnt <= OW + IW, which keeps cnt >= OW,
 //     so an output beat is available every cycle.
 // Every fill level is a multiple of G = gcd(IW, OW), so the insert position is kept in
 // units of G and the barrel shifter has only log2(C/G) stages.
-// IW == OW degenerates to a wire pass-through (no state, no latency).
 `default_nettype none
 
 module hwflow_dwc #(
@@ -48,7 +52,98 @@ module hwflow_dwc #(
       assign s_axis_tready = m_axis_tready;
       // Clock and reset are unused in the pass-through.
       wire unused_ok = &{1'b0, ap_clk, ap_rst_n};
+    end else if (IW > OW && IW % OW == 0) begin : g_down
+      // Divisible downsizing: shift register `a` emits K = IW/OW beats from one input
+      // word; `b` holds the next word so `a` reloads in the cycle its last beat leaves
+      // (one output per cycle) while s_axis_tready = !b_full stays registered.
+      localparam integer K  = IW / OW;
+      localparam integer KW = $clog2(K + 1);
+      localparam [31:0] K32 = K;
+      localparam [KW-1:0] KC = K32[KW-1:0];
+      localparam [KW-1:0] ONE = {{(KW-1){1'b0}}, 1'b1};
+
+      reg [IW-1:0] a, b;
+      reg [KW-1:0] left;      // beats still to send from `a`
+      reg          avalid, bfull;
+
+      wire in_fire  = s_axis_tvalid && !bfull;
+      wire out_fire = avalid && m_axis_tready;
+      wire a_free   = !avalid || (out_fire && left == ONE);
+      wire reload   = a_free && (bfull || in_fire);
+
+      always @(posedge ap_clk) begin
+        if (reload)        a <= bfull ? b : s_axis_tdata;
+        else if (out_fire) a <= a >> OW;
+        if (in_fire && (bfull || !a_free)) b <= s_axis_tdata;
+      end
+
+      always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+          left   <= {KW{1'b0}};
+          avalid <= 1'b0;
+          bfull  <= 1'b0;
+        end else begin
+          if (reload) begin
+            left   <= KC;
+            avalid <= 1'b1;
+          end else if (out_fire) begin
+            left   <= left - ONE;
+            avalid <= (left != ONE);
+          end
+          // b is filled when the word cannot go straight into a, emptied by a reload.
+          if (in_fire && !a_free) bfull <= 1'b1;
+          else if (reload)        bfull <= 1'b0;
+        end
+      end
+
+      assign m_axis_tdata  = a[OW-1:0];
+      assign m_axis_tvalid = avalid;
+      assign s_axis_tready = !bfull;
+    end else if (OW > IW && OW % IW == 0) begin : g_up
+      // Divisible upsizing: K = OW/IW input words are shifted into `sr` from the top
+      // (so the first word ends at the bottom); the K-th word goes straight into the
+      // output register with them, so a steady input stream is never stalled.
+      // s_axis_tready = !(sr full) is registered state only.
+      localparam integer K  = OW / IW;
+      localparam integer KW = $clog2(K + 1);
+      localparam [31:0] K32  = K;
+      localparam [31:0] KM32 = K - 1;
+      localparam [KW-1:0] KC  = K32[KW-1:0];
+      localparam [KW-1:0] KM1 = KM32[KW-1:0];
+
+      reg [OW-1:0] sr, o;
+      reg [KW-1:0] got;       // words collected in sr (K = full, waiting for o)
+      reg          ovalid;
+
+      wire in_fire  = s_axis_tvalid && (got != KC);
+      wire o_free   = !ovalid || m_axis_tready;
+      wire [OW-1:0] shifted = {s_axis_tdata, sr[OW-1:IW]};
+      wire complete = in_fire && (got == KM1);      // this word completes a beat
+      wire move_sr  = (got == KC) && o_free;        // a full sr waited for o
+      wire load_o   = (complete && o_free) || move_sr;
+
+      always @(posedge ap_clk) begin
+        if (in_fire) sr <= shifted;
+        if (load_o)  o  <= move_sr ? sr : shifted;
+      end
+
+      always @(posedge ap_clk) begin
+        if (!ap_rst_n) begin
+          got    <= {KW{1'b0}};
+          ovalid <= 1'b0;
+        end else begin
+          if (move_sr || (complete && o_free)) got <= {KW{1'b0}};
+          else if (in_fire)                    got <= got + 1'b1;
+          if (load_o)      ovalid <= 1'b1;
+          else if (o_free) ovalid <= 1'b0;
+        end
+      end
+
+      assign m_axis_tdata  = o;
+      assign m_axis_tvalid = ovalid;
+      assign s_axis_tready = (got != KC);
     end else begin : g_conv
+      // General case (widths not multiples of each other): a bit queue.
       localparam integer G   = gcd_f(IW, OW);
       localparam integer C   = IW + OW + ((IW > OW) ? IW : OW);
       localparam integer CU  = C / G;            // capacity in units of G bits

@@ -1,0 +1,39 @@
+# hwflow: `make demo` and `make test` each install what they need into .venv (idempotent).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: demo test test-slow bench check-system clean
+
+check-system:
+	@for t in g++ make perl; do command -v $$t >/dev/null 2>&1 || { \
+	  echo "error: '$$t' is missing: install it (Debian/Ubuntu: apt-get install g++ make perl)"; exit 1; }; done
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
+	  echo "error: Python >= 3.10 is needed (found $$($(PYTHON) --version))"; exit 1; }
+
+$(STAMP): pyproject.toml | check-system
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# the CPU build of torch first, so nothing pulls a CUDA build
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m hwflow train --model tfc-w1a1 --dataset digits --out runs/tfc
+	$(PY) -m hwflow build runs/tfc/model.onnx --board Pynq-Z1 --out build/tfc
+	$(PY) -m hwflow.demo runs/tfc build/tfc
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -q -m slow
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_tfc.py
+
+clean:
+	rm -rf build runs .pytest_cache

@@ -1,0 +1,352 @@
+// hwflow_mvau: binary (XNOR-popcount) matrix-vector unit with optional thresholds.
+//
+// One image: MW input bits arrive as SF = MW/SIMD beats of SIMD bits; MH outputs leave
+// as NF = MH/PE beats of PE results.  Work is done in NF*SF "iterations" (nf, sf):
+// PE neurons times SIMD inputs per cycle.  During fold nf == 0 the input beats are
+// taken from the stream and also written to an SF-word buffer; folds nf > 0 re-read
+// the buffer.  So one image takes exactly NF*SF cycles and the next image's input
+// flows in as soon as its first fold starts (the buffer slot sf is overwritten only
+// after the previous image's last fold has read it).
+//
+// Pipeline (free-running: every stage advances every cycle, carrying a valid bit):
+//   issue  counters (nf, sf, weight address); stalls only for input data (nf == 0)
+//          or for output-queue credit (on the last sf of a fold)
+//   S1     weight ROM read (registered: BRAM/LUTROM), input/buffer word registered
+//   S2     second register on both (lets synthesis use the BRAM output register)
+//   S3     XNOR + popcount per PE (registered; +1 cycle inside the tree for SIMD > 64)
+//   S4     accumulate over sf; threshold ROM read for the finished fold
+//   queue  compare (or 2*pc - MW) and write into a small output queue
+// Back-pressure is handled by credit: a fold may only start its last iteration when
+// a queue slot is reserved for its result, so nothing in the pipeline ever has to
+// stall.  Consequently s_axis_tready depends only on internal state (never on
+// m_axis_tready) and the m_axis outputs come straight from registers.
+`default_nettype none
+
+module hwflow_mvau #(
+  parameter integer MW = 64,
+  parameter integer MH = 32,
+  parameter integer SIMD = 8,
+  parameter integer PE = 4,
+  parameter integer THRESH = 1,
+  parameter integer ACC_W = $clog2(MW + 1),
+  parameter integer TW = $clog2(MW + 2),
+  parameter integer OUT_BITS = (THRESH != 0) ? 1 : ACC_W + 1,
+  parameter WEIGHT_FILE = "weights.mem",
+  parameter THRESH_FILE = "thresh.mem",
+  /* verilator lint_off UNUSEDPARAM */  // only read by the rom_style attribute (synthesis)
+  parameter RAM_STYLE = "auto"
+  /* verilator lint_on UNUSEDPARAM */
+) (
+  input  wire                   ap_clk,
+  input  wire                   ap_rst_n,
+  input  wire [SIMD-1:0]        s_axis_tdata,
+  input  wire                   s_axis_tvalid,
+  output wire                   s_axis_tready,
+  output wire [PE*OUT_BITS-1:0] m_axis_tdata,
+  output wire                   m_axis_tvalid,
+  input  wire                   m_axis_tready
+);
+  localparam integer SF   = MW / SIMD;
+  localparam integer NF   = MH / PE;
+  localparam integer NW   = NF * SF;                 // weight ROM words
+  localparam integer PCW  = $clog2(SIMD + 1);        // popcount width per beat
+  localparam integer REGN = 64;                      // popcount subtrees this big get a register
+  localparam integer POP_LAT = (SIMD > REGN) ? 1 : 0;
+  localparam integer SFW  = (SF > 1) ? $clog2(SF) : 1;
+  localparam integer NFW  = (NF > 1) ? $clog2(NF) : 1;
+  localparam integer WAW  = (NW > 1) ? $clog2(NW) : 1;
+  // Output queue depth = credits: a result's slot is reserved at issue and returned
+  // when it leaves; that round trip is 6 + POP_LAT cycles (issue -> queue write
+  // 5 + POP_LAT, then 1 until m_axis can take it), so this many slots sustain one
+  // result per cycle (SF == 1) and fewer would lose throughput (checked in rtlsim).
+  localparam integer QD   = 6 + POP_LAT;
+  localparam integer QR   = QD - 1;                  // ring entries besides the output register
+  localparam integer QPW  = $clog2(QR);
+  localparam integer QCW  = $clog2(QR + 1);
+  localparam integer CRW  = $clog2(QD + 1);
+  localparam integer OW   = PE * OUT_BITS;
+
+  // Sized constants via part-selects of 32-bit localparams (keeps lint widths exact).
+  localparam [31:0] SF_LAST32 = SF - 1;
+  localparam [31:0] NF_LAST32 = NF - 1;
+  localparam [31:0] NW_LAST32 = NW - 1;
+  localparam [31:0] QR_LAST32 = QR - 1;
+  localparam [31:0] QD32      = QD;
+  localparam [SFW-1:0] SF_LAST = SF_LAST32[SFW-1:0];
+  localparam [NFW-1:0] NF_LAST = NF_LAST32[NFW-1:0];
+  localparam [WAW-1:0] NW_LAST = NW_LAST32[WAW-1:0];
+  localparam [QPW-1:0] QR_LAST = QR_LAST32[QPW-1:0];
+  localparam [CRW-1:0] QD_C    = QD32[CRW-1:0];
+
+  // ------------------------------------------------------------------ issue
+  reg  [SFW-1:0] sf;
+  reg  [NFW-1:0] nf;
+  reg  [WAW-1:0] waddr;     // == nf*SF + sf
+  reg  [CRW-1:0] credit;    // output-queue slots not yet promised to a fold
+
+  wire sf_first = (sf == {SFW{1'b0}});
+  wire sf_last  = (sf == SF_LAST);
+  wire fold0    = (nf == {NFW{1'b0}});
+  wire can_go   = !sf_last || (credit != {CRW{1'b0}});
+  wire go       = can_go && (!fold0 || s_axis_tvalid);
+  wire out_fire;
+
+  assign s_axis_tready = fold0 && can_go;
+
+  always @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      sf     <= {SFW{1'b0}};
+      nf     <= {NFW{1'b0}};
+      waddr  <= {WAW{1'b0}};
+      credit <= QD_C;
+    end else begin
+      if (go) begin
+        sf    <= sf_last ? {SFW{1'b0}} : sf + 1'b1;
+        waddr <= (waddr == NW_LAST) ? {WAW{1'b0}} : waddr + 1'b1;
+        if (sf_last) nf <= (nf == NF_LAST) ? {NFW{1'b0}} : nf + 1'b1;
+      end
+      case ({go && sf_last, out_fire})
+        2'b10:   credit <= credit - 1'b1;
+        2'b01:   credit <= credit + 1'b1;
+        default: credit <= credit;
+      endcase
+    end
+  end
+
+  // ------------------------------------------------------------------ S1: memories
+  (* rom_style = RAM_STYLE *) reg [PE*SIMD-1:0] wrom [0:NW-1];
+  initial $readmemh(WEIGHT_FILE, wrom);
+
+  reg [SIMD-1:0]    xbuf [0:SF-1];   // input vector, written in fold 0
+  reg [PE*SIMD-1:0] w1;
+  reg [SIMD-1:0]    x1;
+  reg               v1, f1, l1;
+  reg [NFW-1:0]     n1;
+
+  always @(posedge ap_clk) begin
+    if (go) begin
+      w1 <= wrom[waddr];
+      // Write-first RAM template: fold 0 stores and forwards the stream word.
+      if (fold0) begin
+        xbuf[sf] <= s_axis_tdata;
+        x1       <= s_axis_tdata;
+      end else begin
+        x1 <= xbuf[sf];
+      end
+    end
+    f1 <= sf_first;
+    l1 <= sf_last;
+    n1 <= nf;
+  end
+
+  // ------------------------------------------------------------------ S2
+  reg [PE*SIMD-1:0] w2;
+  reg [SIMD-1:0]    x2;
+  reg               v2, f2, l2;
+  reg [NFW-1:0]     n2;
+  always @(posedge ap_clk) begin
+    w2 <= w1;
+    x2 <= x1;
+    f2 <= f1;
+    l2 <= l1;
+    n2 <= n1;
+  end
+
+  // ------------------------------------------------------------------ S3: XNOR-popcount
+  wire [PE*PCW-1:0] pc3;   // registered inside the popcount trees
+  genvar p;
+  generate
+    for (p = 0; p < PE; p = p + 1) begin : g_pc
+      hwflow_mvau_popcount #(.N(SIMD), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1)) u_pc (
+        .clk(ap_clk),
+        .x(~(x2 ^ w2[p*SIMD +: SIMD])),
+        .y(pc3[p*PCW +: PCW])
+      );
+    end
+  endgenerate
+
+  // Metadata follows the popcount latency (1 + POP_LAT cycles).
+  reg               v3, f3, l3;
+  reg [NFW-1:0]     n3;
+  generate
+    if (POP_LAT != 0) begin : g_meta_mid
+      reg           vm, fm, lm;
+      reg [NFW-1:0] nm;
+      always @(posedge ap_clk) begin
+        if (!ap_rst_n) vm <= 1'b0; else vm <= v2;
+        fm <= f2; lm <= l2; nm <= n2;
+        f3 <= fm; l3 <= lm; n3 <= nm;
+      end
+      always @(posedge ap_clk) if (!ap_rst_n) v3 <= 1'b0; else v3 <= vm;
+    end else begin : g_meta_direct
+      always @(posedge ap_clk) begin
+        f3 <= f2; l3 <= l2; n3 <= n2;
+      end
+      always @(posedge ap_clk) if (!ap_rst_n) v3 <= 1'b0; else v3 <= v2;
+    end
+  endgenerate
+
+  always @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      v1 <= 1'b0;
+      v2 <= 1'b0;
+    end else begin
+      v1 <= go;
+      v2 <= v1;
+    end
+  end
+
+  // ------------------------------------------------------------------ S4: accumulate
+  reg  [PE*ACC_W-1:0] acc4;
+  reg                 r4;        // acc4 holds a finished fold
+  generate
+    for (p = 0; p < PE; p = p + 1) begin : g_acc
+      wire [ACC_W-1:0] pcx;
+      if (ACC_W > PCW) begin : g_ext
+        assign pcx = {{(ACC_W-PCW){1'b0}}, pc3[p*PCW +: PCW]};
+      end else begin : g_same
+        assign pcx = pc3[p*PCW +: PCW];
+      end
+      always @(posedge ap_clk) begin
+        if (v3) acc4[p*ACC_W +: ACC_W] <= (f3 ? {ACC_W{1'b0}} : acc4[p*ACC_W +: ACC_W]) + pcx;
+      end
+    end
+  endgenerate
+
+  always @(posedge ap_clk) begin
+    if (!ap_rst_n) r4 <= 1'b0; else r4 <= v3 && l3;
+  end
+
+  // ------------------------------------------------------------------ results
+  wire [OW-1:0] res;
+  generate
+    if (THRESH != 0) begin : g_thr
+      localparam integer CW = ((ACC_W > TW) ? ACC_W : TW) + 1;
+      // Small (NF words); left to synthesis (Yosys cannot map a distributed ROM).
+      reg [PE*TW-1:0] trom [0:NF-1];
+      initial $readmemh(THRESH_FILE, trom);
+      reg [PE*TW-1:0] t4;
+      always @(posedge ap_clk) if (v3 && l3) t4 <= trom[n3];
+      for (p = 0; p < PE; p = p + 1) begin : g_cmp
+        wire [CW-1:0] a = {{(CW-ACC_W){1'b0}}, acc4[p*ACC_W +: ACC_W]};
+        wire [CW-1:0] t = {{(CW-TW){1'b0}}, t4[p*TW +: TW]};
+        if (OUT_BITS > 1) begin : g_wide
+          assign res[p*OUT_BITS +: OUT_BITS] = {{(OUT_BITS-1){1'b0}}, (a >= t)};
+        end else begin : g_bit
+          assign res[p*OUT_BITS] = (a >= t);
+        end
+      end
+    end else begin : g_dot
+      localparam [31:0] MW32 = MW;
+      localparam [OUT_BITS-1:0] MWC = MW32[OUT_BITS-1:0];
+      for (p = 0; p < PE; p = p + 1) begin : g_dp
+        wire [OUT_BITS-1:0] a = {{(OUT_BITS-ACC_W){1'b0}}, acc4[p*ACC_W +: ACC_W]};
+        assign res[p*OUT_BITS +: OUT_BITS] = (a << 1) - MWC;
+      end
+      wire unused_n3 = &{1'b0, n3};   // fold index only selects thresholds
+    end
+  endgenerate
+
+  // ------------------------------------------------------------------ output queue
+  // Ring of QR entries plus the registered output beat; never overflows thanks to
+  // the credit counter, so the write side needs no ready.
+  reg [OW-1:0]  qring [0:QR-1];
+  reg [QPW-1:0] qw, qr;
+  reg [QCW-1:0] qcnt;
+  reg [OW-1:0]  odata;
+  reg           ovalid;
+
+  wire qload    = !ovalid || m_axis_tready;
+  wire qany     = (qcnt != {QCW{1'b0}});
+  wire q_bypass = r4 && qload && !qany;
+  wire q_wr     = r4 && !q_bypass;
+  wire q_rd     = qload && qany;
+  assign out_fire = ovalid && m_axis_tready;
+
+  always @(posedge ap_clk) begin
+    if (q_wr) qring[qw] <= res;
+    if (qload) begin
+      if (qany)    odata <= qring[qr];
+      else if (r4) odata <= res;
+    end
+  end
+
+  always @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      qw     <= {QPW{1'b0}};
+      qr     <= {QPW{1'b0}};
+      qcnt   <= {QCW{1'b0}};
+      ovalid <= 1'b0;
+    end else begin
+      if (q_wr) qw <= (qw == QR_LAST) ? {QPW{1'b0}} : qw + 1'b1;
+      if (q_rd) qr <= (qr == QR_LAST) ? {QPW{1'b0}} : qr + 1'b1;
+      if (q_wr && !q_rd)      qcnt <= qcnt + 1'b1;
+      else if (q_rd && !q_wr) qcnt <= qcnt - 1'b1;
+      if (qload) ovalid <= qany || r4;
+    end
+  end
+
+  assign m_axis_tdata  = odata;
+  assign m_axis_tvalid = ovalid;
+endmodule
+
+// Adder-tree popcount.  Leaves count up to 6 bits (one LUT6 level per output bit);
+// inner nodes add two subtrees, each node with its own nets (no flat vector with many
+// part-select drivers, which makes some simulators crawl).  All nodes use the root's
+// width W; synthesis trims the constant-zero top bits.  Pipelining: a node whose size
+// is <= REGN but whose parent's is > REGN registers its output, so every root-to-leaf
+// path gets exactly one register when the root is bigger than REGN; ROOT_REG
+// registers the root output as well.
+/* verilator lint_off DECLFILENAME */  // helper module lives with its only user
+module hwflow_mvau_popcount #(
+  parameter integer N = 8,
+  parameter integer W = 4,          // >= $clog2(N+1)
+  parameter integer REGN = 64,
+  parameter integer PARENT_N = 0,   // 0 at the root
+  parameter integer ROOT_REG = 0
+) (
+  input  wire         clk,
+  input  wire [N-1:0] x,
+  output wire [W-1:0] y
+);
+/* verilator lint_on DECLFILENAME */
+  localparam integer LEAF = 6;
+  localparam integer NG   = (N + LEAF - 1) / LEAF;   // leaf groups under this node
+  localparam integer NL   = LEAF * (NG / 2);          // bits in the low subtree
+  localparam integer NH   = N - NL;
+  localparam integer DO_REG =
+    (((PARENT_N > REGN) && (N <= REGN)) || ((PARENT_N == 0) && (ROOT_REG != 0))) ? 1 : 0;
+
+  wire [W-1:0] sum;
+  generate
+    if (N == 1 && W == 1) begin : g_one
+      assign sum = x;
+    end else if (N <= LEAF) begin : g_leaf
+      reg [W-1:0] s;
+      integer i;
+      always @* begin
+        s = {W{1'b0}};
+        for (i = 0; i < N; i = i + 1) s = s + {{(W-1){1'b0}}, x[i]};
+      end
+      assign sum = s;
+    end else begin : g_node
+      wire [W-1:0] a, b;
+      hwflow_mvau_popcount #(.N(NL), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0)) u_lo (
+        .clk(clk), .x(x[NL-1:0]), .y(a));
+      hwflow_mvau_popcount #(.N(NH), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0)) u_hi (
+        .clk(clk), .x(x[N-1:NL]), .y(b));
+      assign sum = a + b;
+    end
+
+    if (DO_REG != 0) begin : g_reg
+      reg [W-1:0] r;
+      always @(posedge clk) r <= sum;
+      assign y = r;
+    end else begin : g_comb
+      assign y = sum;
+      wire unused_clk = clk;
+    end
+  endgenerate
+endmodule
+
+`default_nettype wire

