@@ -88,9 +88,20 @@ def build(model_path: Path | None, out: Path, opts: BuildOptions = BuildOptions(
     model_path = Path(model_path) if model_path else _default_model()
     progress = Progress(7 if opts.rtlsim else 5, quiet)
     out = Path(out)
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    failed = out.with_name(out.name + ".partial")
+    for old in (out, failed):
+        shutil.rmtree(old, ignore_errors=True)
+    out.mkdir(parents=True)
+    try:
+        report, df = _run_steps(model_path, out, board, clock, opts, progress)
+    except BaseException:
+        # a failed build keeps its evidence under another name, never as `out`
+        out.rename(failed)
+        raise
+    return BuildResult(out, df, report, progress.times)
+
+
+def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: BuildOptions, progress: Progress):
     verified = {}
 
     with progress.step("load and tidy the QONNX model"):
@@ -99,7 +110,7 @@ def build(model_path: Path | None, out: Path, opts: BuildOptions = BuildOptions(
     with progress.step("streamline (thresholds, XNOR-popcount) and check against the QONNX model"):
         golden = export.run_qonnx(model, x)
         slim = streamline(model)
-        slim.save(str(tmp / "streamlined.onnx"))
+        slim.save(str(out / "streamlined.onnx"))
         got = export.run_qonnx(slim, x)
         err = float(np.max(np.abs(got - golden)))
         if err > FLOAT_TOL:
@@ -125,13 +136,13 @@ def build(model_path: Path | None, out: Path, opts: BuildOptions = BuildOptions(
             how = f"board default (target {target} cycles/image)"
         for layer in df.layers:
             layer.check_folding()
-        df.save(tmp)
-        (tmp / "folding.json").write_text(json.dumps(folding_json(df), indent=1))
+        df.save(out)
+        (out / "folding.json").write_text(json.dumps(folding_json(df), indent=1))
     sim = None
     if opts.rtlsim:
         from hwflow.sim import RtlSim
         with progress.step("generate RTL and compile it with Verilator"):
-            rtl = RtlSim(df.layers, tmp / "rtl")
+            rtl = RtlSim(df.layers, out / "rtl")
         with progress.step(f"rtlsim {len(bits)} images with random stalls, then at full speed"):
             rng = np.random.default_rng(opts.stall_seed)
             hw_bits = np.concatenate([bits, rng.integers(0, 2, bits.shape)])
@@ -139,7 +150,7 @@ def build(model_path: Path | None, out: Path, opts: BuildOptions = BuildOptions(
             stalled = rtl.run(hw_bits, seed=opts.stall_seed, p_in=0.7, p_out=0.6)
             if not np.array_equal(stalled.outputs, want):
                 raise HwflowError("rtlsim differs from the dataflow model under stalls, "
-                                  + _first_mismatch(stalled.outputs, want) + "; see " + str(tmp))
+                                  + _first_mismatch(stalled.outputs, want) + "; see " + str(out.with_name(out.name + ".partial")))
             sim = rtl.run(hw_bits)
             if not np.array_equal(sim.outputs, want):
                 raise HwflowError("rtlsim differs from the dataflow model, " + _first_mismatch(sim.outputs, want))
@@ -148,13 +159,11 @@ def build(model_path: Path | None, out: Path, opts: BuildOptions = BuildOptions(
     else:
         from hwflow.codegen_rtl import write_rtl
         with progress.step("generate RTL"):
-            write_rtl(df.layers, tmp / "rtl")
+            write_rtl(df.layers, out / "rtl")
     report = make_report(model_path, board, clock, df, sim, verified, progress.times, how)
-    (tmp / "report.json").write_text(json.dumps(report, indent=1))
-    # only a finished build takes the output's name
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return BuildResult(out, df, report, progress.times)
+    # written last: its presence marks a finished build
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    return report, df
 
 
 def _default_model() -> Path:

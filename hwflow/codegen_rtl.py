@@ -70,7 +70,10 @@ def chain_stages(layers: list[MVAU], fifo_depth: int = FIFO_DEPTH) -> list[Stage
             if prev != layer.in_width:
                 stages.append(Stage(f"dwc{i}", "hwflow_dwc", {"IW": prev, "OW": layer.in_width},
                                     prev, layer.in_width))
-            stages.append(Stage(f"fifo{i}", "hwflow_fifo", {"WIDTH": layer.in_width, "DEPTH": fifo_depth},
+            # An MVAU reads its input only during its first neuron fold; a FIFO that holds a
+            # whole input vector lets the producer run on meanwhile, so neither stalls the other.
+            depth = max(fifo_depth, layer.sf + 2)
+            stages.append(Stage(f"fifo{i}", "hwflow_fifo", {"WIDTH": layer.in_width, "DEPTH": depth},
                                 layer.in_width, layer.in_width))
         stages.append(layer_stage(layer))
     return stages

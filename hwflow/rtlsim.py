@@ -252,7 +252,10 @@ def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
     ``p_out``: per-cycle probabilities of offering an input beat / asserting
     m_axis_tready (1.0 = no stalls).  Returns ``(out_beats, stats)`` with out_beats a
     uint32 array (n_images*out_beats_per_image, ceil(out_width/32)) and stats the
-    harness JSON (cycles; per image first_in, last_in, first_out, last_out).
+    harness JSON (cycles, in_beats, out_beats, extra_out_beats, deadlock; per image
+    first_in, last_in, first_out, last_out).  Raises HwflowError on a deadlock (no
+    beat moved for ``max_idle`` cycles, e.g. too few inputs consumed or outputs
+    produced) and when the design sends more output beats than expected.
     """
     in_beats = np.asarray(in_beats)
     if in_beats.ndim == 1:
@@ -289,20 +292,10 @@ def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
         raise HwflowError(f"rtlsim failed (exit {r.returncode}): {msg}")
     if out.shape[0] != n_out:
         raise HwflowError(f"rtlsim returned {out.shape[0]} output beats, expected {n_out}")
+    if stats.get("extra_out_beats", 0):
+        raise HwflowError(f"rtlsim: the design sent {stats['extra_out_beats']} output beats more than "
+                          f"the expected {n_images} x {out_beats_per_image}")
     return out, stats
-
-
-def stats_summary(stats: dict) -> dict:
-    """Latency (first input beat -> last output beat, cycles) and steady-state cycles
-    per image (median spacing of the last output beats over the second half)."""
-    first_in = np.asarray(stats["first_in"], dtype=np.int64)
-    last_out = np.asarray(stats["last_out"], dtype=np.int64)
-    lat = last_out - first_in
-    d = np.diff(last_out)
-    ii = float(np.median(d[len(d) // 2:])) if len(d) else float("nan")
-    return {"latency_first": int(lat[0]) if len(lat) else None,
-            "latency_max": int(lat.max()) if len(lat) else None,
-            "cycles_per_image": ii, "cycles": int(stats["cycles"])}
 
 
 # --------------------------------------------------------------------------- packing

@@ -83,8 +83,8 @@ def simulate_build(build_dir: Path, x: np.ndarray, *, raw: bool = False, stalls:
     from hwflow.errors import HwflowError
 
     build_dir = Path(build_dir)
-    if not (build_dir / "dataflow.json").exists() or not (build_dir / "rtl").is_dir():
-        raise HwflowError(f"{build_dir} is not a finished hwflow build (no dataflow.json and rtl/): "
+    if not (build_dir / "report.json").exists() or not (build_dir / "rtl").is_dir():
+        raise HwflowError(f"{build_dir} is not a finished hwflow build (no report.json and rtl/): "
                           "run `python -m hwflow build` first")
     df = Dataflow.load(build_dir)
     report = json.loads((build_dir / "report.json").read_text())

@@ -60,6 +60,20 @@ def train(
     ``epochs``/``batch_size``/``lr`` default per dataset (``DEFAULTS``).
     """
     import torch
+
+    # One thread: these small matmuls gain nothing from more, several runs (pytest -n,
+    # parallel jobs) oversubscribe the cores badly otherwise, and float summation order
+    # (hence the trained weights) then no longer depends on the machine's core count.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(model_name, dataset_name, out_dir, data_dir, epochs, batch_size, lr, seed, progress, dropout)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(model_name, dataset_name, out_dir, data_dir, epochs, batch_size, lr, seed, progress, dropout) -> dict:
+    import torch
     import torch.nn.functional as F
     from tqdm import tqdm
 

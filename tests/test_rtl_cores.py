@@ -22,7 +22,7 @@ STALLS = (0.7, 0.6)  # p_in, p_out
 
 
 def clog2(n: int) -> int:
-    return max(0, math.ceil(math.log2(n))) if n > 1 else 0
+    return (n - 1).bit_length()
 
 
 @pytest.fixture(scope="module")
@@ -179,12 +179,15 @@ def test_dwc(build, tmp_path, iw, ow):
 # --------------------------------------------------------------------------- harness / API
 
 @pytest.mark.rtlsim
-def test_deadlock_is_reported(build, tmp_path):
+def test_deadlock_and_extra_beats_are_reported(build, tmp_path):
     exe = build("hwflow_fifo", WIDTH=8, DEPTH=2)
     beats = rtlsim.pack_beats(np.arange(8).reshape(4, 2), 8, 1)
     # Expecting 3 output beats per image from a FIFO that passes 2: starves after 2 images.
     with pytest.raises(HwflowError, match=r"deadlock.*received 2 of 4 images"):
         rtlsim.run_sim(exe, beats, 4, 2, 3, out_width=8, cwd=tmp_path, max_idle=500)
+    # Expecting 1 output beat per image where the FIFO passes 2: extra beats are an error.
+    with pytest.raises(HwflowError, match=r"4 output beats more than"):
+        rtlsim.run_sim(exe, beats, 4, 2, 1, out_width=8, cwd=tmp_path, max_idle=500)
 
 
 @pytest.mark.rtlsim
