@@ -86,7 +86,7 @@ def build(model_path: Path | None, out: Path, opts: BuildOptions = BuildOptions(
     board = get_board(opts.board)
     clock = opts.clock_mhz or board.clock_mhz
     model_path = Path(model_path) if model_path else _default_model()
-    progress = Progress(7 if opts.rtlsim else 5, quiet)
+    progress = Progress(7 if opts.rtlsim else 6, quiet)
     out = Path(out)
     failed = out.with_name(out.name + ".partial")
     for old in (out, failed):
@@ -141,29 +141,51 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     sim = None
     if opts.rtlsim:
         from hwflow.sim import RtlSim
-        with progress.step("generate RTL and compile it with Verilator"):
+        rng = np.random.default_rng(opts.stall_seed)
+        hw_bits = np.concatenate([bits, rng.integers(0, 2, bits.shape)])
+        with progress.step("rtlsim each layer alone (random stalls, then full speed)"):
+            layer_cycles = _check_layers(df, out / "rtl", hw_bits, opts.stall_seed)
+        with progress.step(f"rtlsim the whole network on {len(hw_bits)} images (random stalls, then full speed)"):
             rtl = RtlSim(df.layers, out / "rtl")
-        with progress.step(f"rtlsim {len(bits)} images with random stalls, then at full speed"):
-            rng = np.random.default_rng(opts.stall_seed)
-            hw_bits = np.concatenate([bits, rng.integers(0, 2, bits.shape)])
             want = df.execute_hw(hw_bits)
             stalled = rtl.run(hw_bits, seed=opts.stall_seed, p_in=0.7, p_out=0.6)
-            if not np.array_equal(stalled.outputs, want):
-                raise HwflowError("rtlsim differs from the dataflow model under stalls, "
-                                  + _first_mismatch(stalled.outputs, want) + "; see " + str(out.with_name(out.name + ".partial")))
+            _expect_equal(stalled.outputs, want, "the whole network under random stalls", out)
             sim = rtl.run(hw_bits)
-            if not np.array_equal(sim.outputs, want):
-                raise HwflowError("rtlsim differs from the dataflow model, " + _first_mismatch(sim.outputs, want))
+            _expect_equal(sim.outputs, want, "the whole network", out)
             verified["rtlsim_vs_dataflow"] = True
-            verified["rtlsim_vs_qonnx"] = bool(np.max(np.abs(df.run_tail(sim.outputs[:len(x)]) - golden)) <= FLOAT_TOL)
+            golden_ints = df.execute_hw(bits)
+            verified["rtlsim_vs_qonnx"] = bool(np.array_equal(sim.outputs[:len(bits)], golden_ints) and np.max(
+                np.abs(df.run_tail(sim.outputs[:len(bits)]) - golden)) <= FLOAT_TOL)
     else:
         from hwflow.codegen_rtl import write_rtl
         with progress.step("generate RTL"):
             write_rtl(df.layers, out / "rtl")
-    report = make_report(model_path, board, clock, df, sim, verified, progress.times, how)
+    report = make_report(model_path, board, clock, df, sim, verified, progress.times, how,
+                         layer_cycles if opts.rtlsim else None)
     # written last: its presence marks a finished build
     (out / "report.json").write_text(json.dumps(report, indent=1))
     return report, df
+
+
+def _expect_equal(got: np.ndarray, want: np.ndarray, what: str, out: Path) -> None:
+    if not np.array_equal(got, want):
+        raise HwflowError(f"rtlsim of {what} differs from the dataflow model, {_first_mismatch(got, want)}; "
+                          f"the build is kept in {out.with_name(out.name + '.partial')}")
+
+
+def _check_layers(df: Dataflow, rtl_dir: Path, bits: np.ndarray, seed: int) -> list[float]:
+    """Simulate every layer on its own inputs; the first one that disagrees is named."""
+    from hwflow.sim import RtlSim
+    cycles, x = [], bits
+    for layer in df.layers:
+        want = layer.execute(x)
+        sim = RtlSim([layer], rtl_dir, top=f"hwflow_{layer.name}")
+        _expect_equal(sim.run(x, seed=seed, p_in=0.7, p_out=0.6).outputs, want, f"layer {layer.name}", rtl_dir.parent)
+        res = sim.run(x)
+        _expect_equal(res.outputs, want, f"layer {layer.name}", rtl_dir.parent)
+        cycles.append(res.cycles_per_image)
+        x = want
+    return cycles
 
 
 def _default_model() -> Path:
@@ -178,9 +200,10 @@ def make_report(model_path: Path, board: Board, clock: float, df: Dataflow, sim,
     est = df.cycles()
     res = df.resources()
     layers = []
-    for layer in df.layers:
+    for i, layer in enumerate(df.layers):
         layers.append({**layer.to_json(), "in_width": layer.in_width, "out_width": layer.out_width,
-                       "est_cycles": layer.cycles(), **{f"est_{k}": v for k, v in layer.resources().items()}})
+                       "est_cycles": layer.cycles(), "sim_cycles": layer_cycles[i] if layer_cycles else None,
+                       **{f"est_{k}": v for k, v in layer.resources().items()}})
     net = {"est_cycles_per_image": est, "est_images_per_s": clock * 1e6 / est}
     if sim is not None:
         net.update({"sim_cycles_per_image": sim.cycles_per_image, "sim_latency_cycles": sim.latency_cycles,
@@ -201,10 +224,11 @@ def make_report(model_path: Path, board: Board, clock: float, df: Dataflow, sim,
 def summary(report: dict) -> str:
     """The report as a few readable lines for the terminal."""
     net, res = report["network"], report["resources_estimate"]
-    rows = [f"{'layer':8} {'MWxMH':>11} {'PE':>5} {'SIMD':>5} {'cycles':>7} {'LUT':>7} {'BRAM18':>6}"]
+    rows = [f"{'layer':8} {'MWxMH':>11} {'PE':>5} {'SIMD':>5} {'cycles':>7} {'(sim)':>7} {'LUT':>7} {'BRAM18':>6}"]
     for lay in report["layers"]:
+        simc = f"{lay['sim_cycles']:.0f}" if lay.get("sim_cycles") else "-"
         rows.append(f"{lay['name']:8} {lay['mw']:>5}x{lay['mh']:<5} {lay['pe']:>5} {lay['simd']:>5} "
-                    f"{lay['est_cycles']:>7} {lay['est_lut']:>7} {lay['est_bram18']:>6}")
+                    f"{lay['est_cycles']:>7} {simc:>7} {lay['est_lut']:>7} {lay['est_bram18']:>6}")
     rows.append(f"board {report['board']} ({report['part']}) at {report['clock_mhz']:g} MHz, folding: "
                 f"{report['folding']}")
     rows.append(f"estimated: {net['est_cycles_per_image']} cycles/image = {net['est_images_per_s']:,.0f} images/s; "
