@@ -196,7 +196,7 @@ def _default_model() -> Path:
 
 
 def make_report(model_path: Path, board: Board, clock: float, df: Dataflow, sim, verified: dict,
-                times: dict, folding: str) -> dict:
+                times: dict, folding: str, layer_cycles: list | None = None) -> dict:
     est = df.cycles()
     res = df.resources()
     layers = []

@@ -37,6 +37,8 @@ def test_build_and_sim_match_qonnx(name, folding, tmp_path):
     net = rep["network"]
     # the analytic cycle model against the simulated initiation interval
     assert abs(net["est_cycles_per_image"] - net["sim_cycles_per_image"]) <= 0.1 * net["sim_cycles_per_image"]
+    for lay in rep["layers"]:
+        assert abs(lay["est_cycles"] - lay["sim_cycles"]) <= 0.1 * lay["sim_cycles"], lay["name"]
     # fresh inputs through `hwflow sim`'s code path, with stalls, against qonnx execution of the original
     x = random_images(res.dataflow.input_shape, 1000, seed=99)
     golden = export.run_qonnx(export.load_qonnx(path), x)
