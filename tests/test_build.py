@@ -47,3 +47,44 @@ def test_build_and_sim_match_qonnx(name, folding, tmp_path):
     raw, _ = simulate_build(res.out, x, raw=True)
     np.testing.assert_array_equal(raw, res.dataflow.execute_hw(res.dataflow.run_head(x)))
     assert info["latency_cycles"] > 0
+
+
+class UserMLP(__import__("torch").nn.Module):
+    """An MLP as a user might write it, not from the zoo: biases, Brevitas's default binary
+    weight scale, dropout, no input rescaling, a BatchNorm after the last layer too."""
+
+    def __init__(self):
+        import brevitas.nn as qnn
+        from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+        from torch import nn
+        super().__init__()
+        act = lambda: qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)  # noqa: E731
+        lin = lambda i, o: qnn.QuantLinear(i, o, bias=True, weight_quant=SignedBinaryWeightPerTensorConst)  # noqa
+        self.body = nn.Sequential(act(), lin(48, 40), nn.BatchNorm1d(40), nn.Dropout(0.2), act(),
+                                  lin(40, 24), nn.BatchNorm1d(24), act(), lin(24, 6), nn.BatchNorm1d(6))
+
+    def forward(self, x):
+        return self.body(x.flatten(1))
+
+
+@pytest.mark.rtlsim
+def test_any_brevitas_mlp_builds(tmp_path):
+    import torch
+    from hwflow import export
+    from conftest import randomise_batchnorm
+    need_verilator()
+    torch.manual_seed(4)
+    net = UserMLP().eval()
+    randomise_batchnorm(net, 4, ties=False)
+    for m in net.modules():
+        if hasattr(m, "bias") and isinstance(m, __import__("brevitas").nn.QuantLinear):
+            m.bias.data = torch.randn_like(m.bias) * 3
+    path = export.export_brevitas(net, (3, 4, 4), tmp_path / "user.onnx")
+    res = build(path, tmp_path / "b", BuildOptions(verify_images=300), quiet=True)
+    assert res.report["verified"] is True
+    x = random_images((3, 4, 4), 500, seed=8) * 2 - 1
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    y, _ = simulate_build(res.out, x)
+    np.testing.assert_allclose(y, export.run_qonnx(export.load_qonnx(path), x), atol=1e-5)
+    np.testing.assert_allclose(y, ref, atol=1e-4)

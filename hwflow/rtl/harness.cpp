@@ -1,11 +1,15 @@
 // hwflow generic Verilator harness: streams a whole batch through one AXI-Stream top.
 //
-// Build (hwflow.rtlsim.build_sim does this):
-//   verilator --cc --exe --build <sources> harness.cpp --top-module <top> \
-//       -CFLAGS -DVTOP=V<top>
+// Build by hand:
+//   verilator --cc --exe --build --x-initial unique --top-module <top>
+//       -CFLAGS -DVTOP=V<top> <sources> harness.cpp
+// (hwflow.rtlsim.build_sim instead compiles a two-line wrapper,
+//  `#define VTOP V<top>` + `#include ".../harness.cpp"`, so no -CFLAGS differ
+//  between tops and the Verilator runtime objects can be cached.)
 // Macros:
 //   VTOP         the Verilated model class (default Vtop, i.e. --prefix Vtop).
-//   VTOP_HEADER  optional, a quoted header name; default is VTOP with ".h" appended.
+//   VTOP_HEADER  optional, a quoted header name; default is VTOP with ".h" appended
+//                (e.g. -CFLAGS '-DVTOP_HEADER=\"Vtop.h\"' -- rarely needed).
 // The top must have the ports ap_clk, ap_rst_n (active-low, synchronous),
 // s_axis_{tdata,tvalid,tready} and m_axis_{tdata,tvalid,tready}; tdata may be any
 // width (CData/SData/IData/QData/VlWide are all handled).
@@ -151,7 +155,7 @@ int main(int argc, char** argv) {
     }
     top->ap_rst_n = 1;
 
-    uint64_t cycle = 0, in_idx = 0, out_idx = 0, idle = 0;
+    uint64_t cycle = 0, in_idx = 0, out_idx = 0, idle = 0, extra = 0;
     bool offering = false;
     int rc = 0;
     while (out_idx < n_out || in_idx < n_in) {
@@ -176,11 +180,15 @@ int main(int argc, char** argv) {
             moved = true;
         }
         if (ready && top->m_axis_tvalid) {
-            get_port(top->m_axis_tdata, &out[out_idx * OUT_WORDS]);
-            const uint64_t img = out_idx / obpi, k = out_idx % obpi;
-            if (k == 0) first_out[img] = (int64_t)cycle;
-            if (k == obpi - 1) last_out[img] = (int64_t)cycle;
-            ++out_idx;
+            if (out_idx < n_out) {
+                get_port(top->m_axis_tdata, &out[out_idx * OUT_WORDS]);
+                const uint64_t img = out_idx / obpi, k = out_idx % obpi;
+                if (k == 0) first_out[img] = (int64_t)cycle;
+                if (k == obpi - 1) last_out[img] = (int64_t)cycle;
+                ++out_idx;
+            } else {
+                ++extra;  // more output than expected while input is still going in
+            }
             moved = true;
         }
         top->ap_clk = 1;
@@ -202,7 +210,6 @@ int main(int argc, char** argv) {
     }
     // Drain: a few more cycles with m_axis_tready high; any beat here is one more than
     // the caller expects (reported, not stored; not counted in "cycles").
-    uint64_t extra = 0;
     if (rc == 0) {
         top->s_axis_tvalid = 0;
         top->m_axis_tready = 1;

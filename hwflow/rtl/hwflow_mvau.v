@@ -197,7 +197,7 @@ module hwflow_mvau #(
   end
 
   // ------------------------------------------------------------------ S4: accumulate
-  reg  [PE*ACC_W-1:0] acc4;
+  wire [PE*ACC_W-1:0] acc4;      // per-PE accumulators (each its own register)
   reg                 r4;        // acc4 holds a finished fold
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_acc
@@ -207,9 +207,11 @@ module hwflow_mvau #(
       end else begin : g_same
         assign pcx = pc3[p*PCW +: PCW];
       end
+      reg [ACC_W-1:0] acc;
       always @(posedge ap_clk) begin
-        if (v3) acc4[p*ACC_W +: ACC_W] <= (f3 ? {ACC_W{1'b0}} : acc4[p*ACC_W +: ACC_W]) + pcx;
+        if (v3) acc <= (f3 ? {ACC_W{1'b0}} : acc) + pcx;
       end
+      assign acc4[p*ACC_W +: ACC_W] = acc;
     end
   endgenerate
 
@@ -222,7 +224,8 @@ module hwflow_mvau #(
   generate
     if (THRESH != 0) begin : g_thr
       localparam integer CW = ((ACC_W > TW) ? ACC_W : TW) + 1;
-      // Small (NF words); left to synthesis (Yosys cannot map a distributed ROM).
+      // Small (NF words): no rom_style, synthesis picks LUTs (Yosys rejects
+      // rom_style = "distributed" on a ROM).
       reg [PE*TW-1:0] trom [0:NF-1];
       initial $readmemh(THRESH_FILE, trom);
       reg [PE*TW-1:0] t4;
