@@ -68,6 +68,11 @@ def input_shape(name: str) -> tuple[int, ...]:
     return _parse(name)[1]
 
 
+def layer_sizes(name: str) -> tuple[int, ...]:
+    """(inputs, hidden..., classes) of the named topology, without building it."""
+    return _parse(name)[0]
+
+
 def _bin_act() -> nn.Module:
     # sign forward (sign(0)=+1), straight-through (clipped to [-1,1]) backward
     return qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=False)
@@ -101,12 +106,12 @@ class BinaryMLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # exports as a Reshape to [1, n]: run_qonnx re-batches it with ChangeBatchSize
         x = torch.flatten(x, 1)
         # BNN-PYNQ maps [0,1] pixels to [-1,1] so the input sign threshold sits at 0.5
         x = 2.0 * x - 1.0
         x = self.input_quant(x)
         return self.layers(x)
-
 
     @torch.no_grad()
     def clip_weights(self, lo: float = -1.0, hi: float = 1.0) -> None:

@@ -72,7 +72,7 @@ def test_input_shapes_and_names():
     assert zoo.input_shape("mlp-w1a1") == (1, 8, 8)
     assert zoo.input_shape("mlp-w1a1:64-100-36-10") == (1, 8, 8)
     assert zoo.input_shape("mlp-w1a1:10-7-3") == (10,)
-    assert zoo.build_model("sfc-w1a1").sizes == (784, 256, 256, 256, 10)
+    assert zoo.build_model("sfc-w1a1").sizes == zoo.layer_sizes("sfc-w1a1") == (784, 256, 256, 256, 10)
     assert zoo.build_model("mlp-w1a1:64-100-36-10").sizes == (64, 100, 36, 10)
     lines = zoo.list_models()
     assert len(lines) == len(zoo.MODELS) and any(line.startswith("tfc-w1a1") for line in lines)
@@ -289,7 +289,9 @@ def test_tfc_fashion_mnist_accuracy(tmp_path):
     assert m["qonnx_torch_agreement"] == 1.0
 
 
-@pytest.mark.slow
-def test_tfc_digits_accuracy(tmp_path):
+def test_tfc_digits_default_training(tmp_path):
+    # the demo's path with default settings (~4 s); measured 0.91 with seed 0, the margin
+    # allows for other CPUs' float rounding
     m = train("tfc-w1a1", "digits", tmp_path, progress=False)
-    assert m["test_accuracy"] >= 0.90
+    assert m["test_accuracy"] >= 0.88
+    assert np.load(tmp_path / "test_x.npy").shape == (360, 1, 28, 28)
