@@ -47,6 +47,7 @@ def _save_atomic(proto: onnx.ModelProto, path: Path) -> None:
         # save_as_external_data=False (the default of onnx.save) keeps every weight inline;
         # our models are far below protobuf's 2 GB limit.
         onnx.save_model(proto, tmp, save_as_external_data=False)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

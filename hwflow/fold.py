@@ -14,10 +14,11 @@ from hwflow.errors import HwflowError
 IO_BITS = {"ps7": 64, "ps8": 128}
 
 
-def fold_layer(layer, target_cycles: int) -> None:
-    """The cheapest (estimated LUTs) PE/SIMD whose cycles meet the target; fully parallel if none does."""
+def fold_layer(layer, target_cycles: int, max_simd: int | None = None) -> None:
+    """The cheapest (estimated LUTs) PE/SIMD whose cycles meet the target; the fastest allowed if none does."""
     best = None
-    for simd in divisors(layer.mw):
+    simds = [d for d in divisors(layer.mw) if max_simd is None or d <= max_simd] or [1]
+    for simd in simds:
         for pe in divisors(layer.mh):
             if (layer.mh // pe) * (layer.mw // simd) > target_cycles:
                 continue
@@ -25,12 +26,13 @@ def fold_layer(layer, target_cycles: int) -> None:
             cost = (layer.resources()["lut"], -simd)
             if best is None or cost < best[0]:
                 best = (cost, pe, simd)
-    layer.pe, layer.simd = (best[1], best[2]) if best else (layer.mh, layer.mw)
+    layer.pe, layer.simd = (best[1], best[2]) if best else (layer.mh, simds[-1])
 
 
-def fold_to_cycles(df: Dataflow, target_cycles: int) -> None:
-    for layer in df.layers:
-        fold_layer(layer, max(1, int(target_cycles)))
+def fold_to_cycles(df: Dataflow, target_cycles: int, max_in_width: int | None = None) -> None:
+    """Fold every layer to the target; `max_in_width` caps the first layer's input stream."""
+    for i, layer in enumerate(df.layers):
+        fold_layer(layer, max(1, int(target_cycles)), max_in_width if i == 0 else None)
 
 
 def fold_to_fps(df: Dataflow, fps: float, clock_mhz: float) -> None:
@@ -42,19 +44,24 @@ def fold_to_fps(df: Dataflow, fps: float, clock_mhz: float) -> None:
 def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5) -> int:
     """Default folding: as fast as the host link can feed it, within a share of the board's LUTs.
 
-    Returns the target cycles per image that was chosen.
+    The input stream is kept no wider than the link (so the DMA feeds it without a width
+    converter).  Returns the target cycles per image that was chosen.
     """
-    io_cycles = ceil(df.layers[0].mw / IO_BITS[board.ps])
+    io_bits = IO_BITS[board.ps]
+    io_cycles = ceil(df.layers[0].mw / io_bits)
     budget = lut_fraction * board.lut
     lo, hi = io_cycles, max(io_cycles, max(lay.mw * lay.mh for lay in df.layers))
     while lo < hi:  # smallest target whose estimate fits the budget (LUTs fall as cycles rise)
         mid = (lo + hi) // 2
-        fold_to_cycles(df, mid)
+        fold_to_cycles(df, mid, io_bits)
         if df.resources()["lut"] <= budget:
             hi = mid
         else:
             lo = mid + 1
-    fold_to_cycles(df, lo)
+    fold_to_cycles(df, lo, io_bits)
+    if df.cycles() > lo:  # the slowest layer could not reach the target: let the others use the slack
+        lo = df.cycles()
+        fold_to_cycles(df, lo, io_bits)
     return lo
 
 
