@@ -12,6 +12,8 @@ from hwflow.errors import HwflowError
 
 # Bits per cycle the host can stream into the accelerator (DMA through the PS's HP ports).
 IO_BITS = {"ps7": 64, "ps8": 128}
+# What a BRAM18 is worth in LUTs when trading one for the other (xc7z020: 53,200 LUT / 280 BRAM18).
+LUT_PER_BRAM18 = 190
 
 
 def fold_layer(layer, target_cycles: int, max_simd: int | None = None) -> None:
@@ -23,7 +25,8 @@ def fold_layer(layer, target_cycles: int, max_simd: int | None = None) -> None:
             if (layer.mh // pe) * (layer.mw // simd) > target_cycles:
                 continue
             layer.pe, layer.simd = pe, simd
-            cost = (layer.resources()["lut"], -simd)
+            res = layer.resources()
+            cost = (res["lut"] + LUT_PER_BRAM18 * res["bram18"], -simd)
             if best is None or cost < best[0]:
                 best = (cost, pe, simd)
     layer.pe, layer.simd = (best[1], best[2]) if best else (layer.mh, simds[-1])
@@ -41,7 +44,7 @@ def fold_to_fps(df: Dataflow, fps: float, clock_mhz: float) -> None:
     fold_to_cycles(df, int(clock_mhz * 1e6 // fps))
 
 
-def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5) -> int:
+def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5, bram_fraction: float = 0.8) -> int:
     """Default folding: as fast as the host link can feed it, within a share of the board's LUTs.
 
     The input stream is kept no wider than the link (so the DMA feeds it without a width
@@ -49,12 +52,14 @@ def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5) -> int
     """
     io_bits = IO_BITS[board.ps]
     io_cycles = ceil(df.layers[0].mw / io_bits)
-    budget = lut_fraction * board.lut
+    def fits() -> bool:
+        res = df.resources()
+        return res["lut"] <= lut_fraction * board.lut and res["bram18"] <= bram_fraction * board.bram18
     lo, hi = io_cycles, max(io_cycles, max(lay.mw * lay.mh for lay in df.layers))
-    while lo < hi:  # smallest target whose estimate fits the budget (LUTs fall as cycles rise)
+    while lo < hi:  # smallest target whose estimate fits the budget (resources fall as cycles rise)
         mid = (lo + hi) // 2
         fold_to_cycles(df, mid, io_bits)
-        if df.resources()["lut"] <= budget:
+        if fits():
             hi = mid
         else:
             lo = mid + 1

@@ -20,6 +20,13 @@
 // a queue slot is reserved for its result, so nothing in the pipeline ever has to
 // stall.  Consequently s_axis_tready depends only on internal state (never on
 // m_axis_tready) and the m_axis outputs come straight from registers.
+//
+// Multi-bit input (IN_BITS > 1, e.g. the first layer of a CNV on 8-bit pixels):
+// elements are IN_BITS-wide integers (two's complement if IN_SIGNED), element s at
+// s_axis_tdata[s*IN_BITS +: IN_BITS]; weight bit 1/0 means +1/-1, so S3 becomes a
+// signed adder tree of +-a_i and the accumulator, thresholds (TW-bit two's
+// complement) and the comparison are signed; dot mode outputs acc itself.  Timing is
+// the same NF*SF cycles per image.  IN_BITS == 1 is the XNOR-popcount path above.
 `default_nettype none
 
 module hwflow_mvau #(
@@ -28,9 +35,12 @@ module hwflow_mvau #(
   parameter integer SIMD = 8,
   parameter integer PE = 4,
   parameter integer THRESH = 1,
-  parameter integer ACC_W = $clog2(MW + 1),
-  parameter integer TW = $clog2(MW + 2),
-  parameter integer OUT_BITS = (THRESH != 0) ? 1 : ACC_W + 1,
+  parameter integer IN_BITS = 1,
+  parameter integer IN_SIGNED = 1,     // only read when IN_BITS > 1
+  // IN_BITS > 1: |acc| <= MW * 2^IN_BITS, signed.
+  parameter integer ACC_W = (IN_BITS > 1) ? IN_BITS + $clog2(MW) + 1 : $clog2(MW + 1),
+  parameter integer TW = (IN_BITS > 1) ? ACC_W + 1 : $clog2(MW + 2),
+  parameter integer OUT_BITS = (THRESH != 0) ? 1 : ((IN_BITS > 1) ? ACC_W : ACC_W + 1),
   parameter WEIGHT_FILE = "weights.mem",
   parameter THRESH_FILE = "thresh.mem",
   /* verilator lint_off UNUSEDPARAM */  // only read by the rom_style attribute (synthesis)
@@ -39,7 +49,7 @@ module hwflow_mvau #(
 ) (
   input  wire                   ap_clk,
   input  wire                   ap_rst_n,
-  input  wire [SIMD-1:0]        s_axis_tdata,
+  input  wire [SIMD*IN_BITS-1:0] s_axis_tdata,
   input  wire                   s_axis_tvalid,
   output wire                   s_axis_tready,
   output wire [PE*OUT_BITS-1:0] m_axis_tdata,
@@ -49,8 +59,12 @@ module hwflow_mvau #(
   localparam integer SF   = MW / SIMD;
   localparam integer NF   = MH / PE;
   localparam integer NW   = NF * SF;                 // weight ROM words
-  localparam integer PCW  = $clog2(SIMD + 1);        // popcount width per beat
-  localparam integer REGN = 64;                      // popcount subtrees this big get a register
+  localparam integer XW   = SIMD * IN_BITS;          // input word
+  localparam integer MB   = (IN_BITS > 1) ? 1 : 0;   // multi-bit (signed) datapath
+  // Per-beat partial sum width: popcount, or a sum of SIMD (IN_BITS+1)-bit terms.
+  localparam integer PCW  = (MB != 0) ? IN_BITS + 1 + $clog2(SIMD) : $clog2(SIMD + 1);
+  // Subtrees this big get a register (multi-bit adders are wider, so cut sooner).
+  localparam integer REGN = (MB != 0) ? 16 : 64;
   localparam integer POP_LAT = (SIMD > REGN) ? 1 : 0;
   localparam integer SFW  = (SF > 1) ? $clog2(SF) : 1;
   localparam integer NFW  = (NF > 1) ? $clog2(NF) : 1;
@@ -117,9 +131,9 @@ module hwflow_mvau #(
   (* rom_style = RAM_STYLE *) reg [PE*SIMD-1:0] wrom [0:NW-1];
   initial $readmemh(WEIGHT_FILE, wrom);
 
-  reg [SIMD-1:0]    xbuf [0:SF-1];   // input vector, written in fold 0
+  reg [XW-1:0]      xbuf [0:SF-1];   // input vector, written in fold 0
   reg [PE*SIMD-1:0] w1;
-  reg [SIMD-1:0]    x1;
+  reg [XW-1:0]      x1;
   reg               v1, f1, l1;
   reg [NFW-1:0]     n1;
 
@@ -141,7 +155,7 @@ module hwflow_mvau #(
 
   // ------------------------------------------------------------------ S2
   reg [PE*SIMD-1:0] w2;
-  reg [SIMD-1:0]    x2;
+  reg [XW-1:0]      x2;
   reg               v2, f2, l2;
   reg [NFW-1:0]     n2;
   always @(posedge ap_clk) begin
@@ -154,14 +168,29 @@ module hwflow_mvau #(
 
   // ------------------------------------------------------------------ S3: XNOR-popcount
   wire [PE*PCW-1:0] pc3;   // registered inside the popcount trees
-  genvar p;
+  genvar p, s;
   generate
-    for (p = 0; p < PE; p = p + 1) begin : g_pc
-      hwflow_mvau_popcount #(.N(SIMD), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1)) u_pc (
-        .clk(ap_clk),
-        .x(~(x2 ^ w2[p*SIMD +: SIMD])),
-        .y(pc3[p*PCW +: PCW])
-      );
+    if (MB == 0) begin : g_xnor
+      for (p = 0; p < PE; p = p + 1) begin : g_pc
+        hwflow_mvau_popcount #(.N(SIMD), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1)) u_pc (
+          .clk(ap_clk),
+          .x(~(x2 ^ w2[p*SIMD +: SIMD])),
+          .y(pc3[p*PCW +: PCW])
+        );
+      end
+    end else begin : g_mult
+      // Terms +-a_s in IN_BITS+1 bits: enough for -(-2^(IN_BITS-1)) and for -(2^IN_BITS-1).
+      localparam integer EW = IN_BITS + 1;
+      for (p = 0; p < PE; p = p + 1) begin : g_pe
+        wire [SIMD*EW-1:0] terms;
+        for (s = 0; s < SIMD; s = s + 1) begin : g_t
+          wire [IN_BITS-1:0] a = x2[s*IN_BITS +: IN_BITS];
+          wire [EW-1:0] e = {(IN_SIGNED != 0) ? a[IN_BITS-1] : 1'b0, a};
+          assign terms[s*EW +: EW] = w2[p*SIMD + s] ? e : -e;
+        end
+        hwflow_mvau_sumtree #(.N(SIMD), .IW(EW), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1))
+          u_sum (.clk(ap_clk), .x(terms), .y(pc3[p*PCW +: PCW]));
+      end
     end
   endgenerate
 
@@ -203,9 +232,16 @@ module hwflow_mvau #(
     for (p = 0; p < PE; p = p + 1) begin : g_acc
       wire [ACC_W-1:0] pcx;
       if (ACC_W > PCW) begin : g_ext
-        assign pcx = {{(ACC_W-PCW){1'b0}}, pc3[p*PCW +: PCW]};
-      end else begin : g_same
+        // Popcounts are unsigned, multi-bit partial sums signed.
+        wire [PCW-1:0] v = pc3[p*PCW +: PCW];
+        assign pcx = {{(ACC_W-PCW){(MB != 0) ? v[PCW-1] : 1'b0}}, v};
+      end else if (ACC_W == PCW) begin : g_same
         assign pcx = pc3[p*PCW +: PCW];
+      end else begin : g_trunc
+        // Caller's ACC_W is smaller than one beat's worst case: the sum wraps modulo
+        // 2^ACC_W, which is exact as long as the final accumulator fits.
+        assign pcx = pc3[p*PCW +: ACC_W];
+        wire unused_hi = &{1'b0, pc3[p*PCW + ACC_W +: PCW - ACC_W]};
       end
       reg [ACC_W-1:0] acc;
       always @(posedge ap_clk) begin
@@ -231,20 +267,33 @@ module hwflow_mvau #(
       reg [PE*TW-1:0] t4;
       always @(posedge ap_clk) if (v3 && l3) t4 <= trom[n3];
       for (p = 0; p < PE; p = p + 1) begin : g_cmp
-        wire [CW-1:0] a = {{(CW-ACC_W){1'b0}}, acc4[p*ACC_W +: ACC_W]};
-        wire [CW-1:0] t = {{(CW-TW){1'b0}}, t4[p*TW +: TW]};
+        wire [ACC_W-1:0] av = acc4[p*ACC_W +: ACC_W];
+        wire [TW-1:0]    tv = t4[p*TW +: TW];
+        // Unsigned popcount vs unsigned threshold, or signed acc vs signed threshold
+        // (sign-extending both into CW bits and flipping the top bit makes the
+        // signed compare an unsigned one).
+        wire [CW-1:0] a = {{(CW-ACC_W){(MB != 0) ? av[ACC_W-1] : 1'b0}}, av};
+        wire [CW-1:0] t = {{(CW-TW){(MB != 0) ? tv[TW-1] : 1'b0}}, tv};
+        wire ge = (MB != 0) ? ({~a[CW-1], a[CW-2:0]} >= {~t[CW-1], t[CW-2:0]}) : (a >= t);
         if (OUT_BITS > 1) begin : g_wide
-          assign res[p*OUT_BITS +: OUT_BITS] = {{(OUT_BITS-1){1'b0}}, (a >= t)};
+          assign res[p*OUT_BITS +: OUT_BITS] = {{(OUT_BITS-1){1'b0}}, ge};
         end else begin : g_bit
-          assign res[p*OUT_BITS] = (a >= t);
+          assign res[p*OUT_BITS] = ge;
         end
       end
     end else begin : g_dot
       localparam [31:0] MW32 = MW;
       localparam [OUT_BITS-1:0] MWC = MW32[OUT_BITS-1:0];
       for (p = 0; p < PE; p = p + 1) begin : g_dp
-        wire [OUT_BITS-1:0] a = {{(OUT_BITS-ACC_W){1'b0}}, acc4[p*ACC_W +: ACC_W]};
-        assign res[p*OUT_BITS +: OUT_BITS] = (a << 1) - MWC;
+        wire [ACC_W-1:0] av = acc4[p*ACC_W +: ACC_W];
+        if (MB != 0 && OUT_BITS > ACC_W) begin : g_sx      // signed acc, sign-extended
+          assign res[p*OUT_BITS +: OUT_BITS] = {{(OUT_BITS-ACC_W){av[ACC_W-1]}}, av};
+        end else if (MB != 0) begin : g_acc                // OUT_BITS == ACC_W
+          assign res[p*OUT_BITS +: OUT_BITS] = av;
+        end else begin : g_bip                             // popcount -> 2*pc - MW
+          wire [OUT_BITS-1:0] a = {{(OUT_BITS-ACC_W){1'b0}}, av};
+          assign res[p*OUT_BITS +: OUT_BITS] = (a << 1) - MWC;
+        end
       end
       wire unused_n3 = &{1'b0, n3};   // fold index only selects thresholds
     end
@@ -338,6 +387,56 @@ module hwflow_mvau_popcount #(
         .clk(clk), .x(x[NL-1:0]), .y(a));
       hwflow_mvau_popcount #(.N(NH), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0)) u_hi (
         .clk(clk), .x(x[N-1:NL]), .y(b));
+      assign sum = a + b;
+    end
+
+    if (DO_REG != 0) begin : g_reg
+      reg [W-1:0] r;
+      always @(posedge clk) r <= sum;
+      assign y = r;
+    end else begin : g_comb
+      assign y = sum;
+      wire unused_clk = clk;
+    end
+  endgenerate
+endmodule
+
+// Signed adder tree: N terms of IW bits (two's complement) summed into W bits.
+// Same register rule as the popcount: a node of size <= REGN whose parent is bigger
+// registers its output (one register on every path), ROOT_REG registers the root.
+/* verilator lint_off DECLFILENAME */  // helper module lives with its only user
+module hwflow_mvau_sumtree #(
+  parameter integer N = 4,
+  parameter integer IW = 9,
+  parameter integer W = 11,         // >= IW + $clog2(N)
+  parameter integer REGN = 16,
+  parameter integer PARENT_N = 0,   // 0 at the root
+  parameter integer ROOT_REG = 0
+) (
+  input  wire            clk,
+  input  wire [N*IW-1:0] x,
+  output wire [W-1:0]    y
+);
+/* verilator lint_on DECLFILENAME */
+  localparam integer NL = N / 2;
+  localparam integer NH = N - NL;
+  localparam integer DO_REG =
+    (((PARENT_N > REGN) && (N <= REGN)) || ((PARENT_N == 0) && (ROOT_REG != 0))) ? 1 : 0;
+
+  wire [W-1:0] sum;
+  generate
+    if (N == 1) begin : g_leaf
+      if (W > IW) begin : g_sx
+        assign sum = {{(W-IW){x[IW-1]}}, x};
+      end else begin : g_eq
+        assign sum = x[W-1:0];
+      end
+    end else begin : g_node
+      wire [W-1:0] a, b;
+      hwflow_mvau_sumtree #(.N(NL), .IW(IW), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0)) u_lo (
+        .clk(clk), .x(x[NL*IW-1:0]), .y(a));
+      hwflow_mvau_sumtree #(.N(NH), .IW(IW), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0)) u_hi (
+        .clk(clk), .x(x[N*IW-1:NL*IW]), .y(b));
       assign sum = a + b;
     end
 

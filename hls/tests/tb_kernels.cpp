@@ -1,0 +1,151 @@
+// C-simulation driver for every kernel of the hwflow HLS library (hwflow/hls/).
+//
+// The cases (template parameters) come from a header given with -include, which defines
+// MVAU_CASES(X), THRESHOLD_CASES(X), LABELSELECT_CASES(X), DWC_CASES(X) and POOL_CASES(X)
+// as lists of X(params...); tests/test_hls.py writes it, so one compile covers all cases.
+//
+// Usage: tb_kernels KIND CASE_INDEX IN_FILE OUT_FILE N_VECTORS
+// IN_FILE holds, as little-endian uint32 words (ceil(W/32) words per W-bit value, as the
+// RTL harness beats): the kernel's constants (weights, thresholds) then the input beats.
+// OUT_FILE receives the output beats.  Exit 3 if the kernel leaves input unread or
+// writes a wrong number of beats.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include "../../hwflow/hls/hwflow_hls.h"
+#include "../../hwflow/hls/hwflow_tb.h"
+
+template <unsigned W>
+ap_uint<W> get(FILE* f) { return hwflow::read_beat_or_die<W>(f); }
+
+template <int W>
+static int finish(hls::stream<ap_uint<W> >& out, unsigned expected, bool in_empty, FILE* fo) {
+    if (!in_empty || out.size() != expected) {
+        fprintf(stderr, "stream mismatch: input drained=%d, %u output beats, expected %u\n",
+                (int)in_empty, (unsigned)out.size(), expected);
+        return 3;
+    }
+    while (!out.empty()) hwflow::write_beat<W>(fo, out.read());
+    return 0;
+}
+
+// Only the matching mode's call may be instantiated (the output widths differ).
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned TW, typename OUT>
+void call_mvau(hls::stream<ap_uint<SIMD> >& in, OUT& out, const ap_uint<SIMD> w[PE][(MH / PE) * (MW / SIMD)],
+               const ap_uint<TW> t[PE][MH / PE], unsigned n, std::true_type) {
+    hwflow::mvau_xnor_thresh<MW, MH, SIMD, PE, TW>(in, out, w, t, n);
+}
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned TW, typename OUT>
+void call_mvau(hls::stream<ap_uint<SIMD> >& in, OUT& out, const ap_uint<SIMD> w[PE][(MH / PE) * (MW / SIMD)],
+               const ap_uint<TW>[PE][MH / PE], unsigned n, std::false_type) {
+    hwflow::mvau_xnor_dot<MW, MH, SIMD, PE>(in, out, w, n);
+}
+
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, bool THRESH>
+int run_mvau(FILE* fi, FILE* fo, unsigned n) {
+    constexpr unsigned NF = MH / PE, SF = MW / SIMD, TW = hwflow::clog2(MW + 2);
+    constexpr unsigned OB = THRESH ? 1 : hwflow::clog2(MW + 1) + 1;
+    static ap_uint<SIMD> w[PE][NF * SF];
+    static ap_uint<TW> t[PE][NF];
+    for (unsigned p = 0; p < PE; p++)
+        for (unsigned j = 0; j < NF * SF; j++) w[p][j] = get<SIMD>(fi);
+    if (THRESH)
+        for (unsigned p = 0; p < PE; p++)
+            for (unsigned j = 0; j < NF; j++) t[p][j] = get<TW>(fi);
+    hls::stream<ap_uint<SIMD> > in;
+    hls::stream<ap_uint<PE * OB> > out;
+    for (unsigned i = 0; i < n * SF; i++) in.write(get<SIMD>(fi));
+    call_mvau<MW, MH, SIMD, PE, TW>(in, out, w, t, n, std::integral_constant<bool, THRESH>());
+    return finish(out, n * NF, in.empty(), fo);
+}
+
+template <unsigned NF, unsigned PE, unsigned IB, bool SIGNED, unsigned NT, unsigned OB>
+int run_threshold(FILE* fi, FILE* fo, unsigned n) {
+    typedef ap_int<IB + 2> TT;  // one bit more than the input: "never fires" is representable
+    static TT t[PE][NF][NT];
+    for (unsigned p = 0; p < PE; p++)
+        for (unsigned j = 0; j < NF; j++)
+            for (unsigned k = 0; k < NT; k++) t[p][j][k] = TT(get<IB + 2>(fi));
+    hls::stream<ap_uint<PE * IB> > in;
+    hls::stream<ap_uint<PE * OB> > out;
+    for (unsigned i = 0; i < n * NF; i++) in.write(get<PE * IB>(fi));
+    hwflow::threshold<NF, PE, IB, SIGNED, NT, OB, TT>(in, out, t, n);
+    return finish(out, n * NF, in.empty(), fo);
+}
+
+template <unsigned NF, unsigned PE, unsigned IB, bool SIGNED, unsigned IDX>
+int run_labelselect(FILE* fi, FILE* fo, unsigned n) {
+    hls::stream<ap_uint<PE * IB> > in;
+    hls::stream<ap_uint<IDX> > out;
+    for (unsigned i = 0; i < n * NF; i++) in.write(get<PE * IB>(fi));
+    hwflow::label_select<NF, PE, IB, SIGNED, IDX>(in, out, n);
+    return finish(out, n, in.empty(), fo);
+}
+
+template <unsigned IW, unsigned OW, unsigned BITS>
+int run_dwc(FILE* fi, FILE* fo, unsigned n) {
+    hls::stream<ap_uint<IW> > in;
+    hls::stream<ap_uint<OW> > out;
+    for (unsigned i = 0; i < n * (BITS / IW); i++) in.write(get<IW>(fi));
+    hwflow::dwc<IW, OW, BITS>(in, out, n);
+    return finish(out, n * (BITS / OW), in.empty(), fo);
+}
+
+template <unsigned H, unsigned W, unsigned C, unsigned K, unsigned PE>
+int run_pool(FILE* fi, FILE* fo, unsigned n) {
+    hls::stream<ap_uint<PE> > in;
+    hls::stream<ap_uint<PE> > out;
+    for (unsigned i = 0; i < n * H * W * (C / PE); i++) in.write(get<PE>(fi));
+    hwflow::maxpool_1bit<H, W, C, K, PE>(in, out, n);
+    return finish(out, n * (H / K) * (W / K) * (C / PE), in.empty(), fo);
+}
+
+#ifndef MVAU_CASES
+#define MVAU_CASES(X)
+#endif
+#ifndef THRESHOLD_CASES
+#define THRESHOLD_CASES(X)
+#endif
+#ifndef LABELSELECT_CASES
+#define LABELSELECT_CASES(X)
+#endif
+#ifndef DWC_CASES
+#define DWC_CASES(X)
+#endif
+#ifndef POOL_CASES
+#define POOL_CASES(X)
+#endif
+
+int main(int argc, char** argv) {
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s KIND CASE_INDEX IN_FILE OUT_FILE N_VECTORS\n", argv[0]);
+        return 2;
+    }
+    const char* kind = argv[1];
+    const int id = atoi(argv[2]);
+    const unsigned n = (unsigned)atoi(argv[5]);
+    FILE* fi = fopen(argv[3], "rb");
+    FILE* fo = fopen(argv[4], "wb");
+    if (!fi || !fo) {
+        fprintf(stderr, "cannot open files\n");
+        return 2;
+    }
+    int rc = 2, k = 0;
+#define X_MVAU(...) if (k++ == id) rc = run_mvau<__VA_ARGS__>(fi, fo, n);
+#define X_THR(...) if (k++ == id) rc = run_threshold<__VA_ARGS__>(fi, fo, n);
+#define X_LS(...) if (k++ == id) rc = run_labelselect<__VA_ARGS__>(fi, fo, n);
+#define X_DWC(...) if (k++ == id) rc = run_dwc<__VA_ARGS__>(fi, fo, n);
+#define X_POOL(...) if (k++ == id) rc = run_pool<__VA_ARGS__>(fi, fo, n);
+    if (!strcmp(kind, "mvau")) { MVAU_CASES(X_MVAU) }
+    else if (!strcmp(kind, "threshold")) { THRESHOLD_CASES(X_THR) }
+    else if (!strcmp(kind, "labelselect")) { LABELSELECT_CASES(X_LS) }
+    else if (!strcmp(kind, "dwc")) { DWC_CASES(X_DWC) }
+    else if (!strcmp(kind, "pool")) { POOL_CASES(X_POOL) }
+    fclose(fi);
+    fclose(fo);
+    if (rc == 2) fprintf(stderr, "unknown kernel %s or case %d\n", kind, id);
+    return rc;
+}

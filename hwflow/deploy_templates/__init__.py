@@ -1,0 +1,1 @@
+"""Files copied into a build's deploy/ package (package data, read with importlib.resources)."""

@@ -1,0 +1,10 @@
+// hwflow HLS kernel library: everything.
+#ifndef HWFLOW_HLS_H
+#define HWFLOW_HLS_H
+#include "hwflow_common.h"
+#include "hwflow_mvau.h"
+#include "hwflow_threshold.h"
+#include "hwflow_labelselect.h"
+#include "hwflow_dwc.h"
+#include "hwflow_pool.h"
+#endif

@@ -1,0 +1,93 @@
+// Streaming XNOR-popcount matrix-vector unit (binary weights, binary input).
+//
+// Same semantics and stream formats as the RTL core hwflow/rtl/hwflow_mvau.v:
+//   input : SF = MW/SIMD beats of SIMD bits per vector; element i at beat i/SIMD, bit i%SIMD
+//           (1 = +1, 0 = -1);
+//   output: NF = MH/PE beats of PE*OUT_BITS bits; neuron nf*PE+p at bits [p*OUT_BITS +: OUT_BITS];
+//   pc[n] = popcount(~(x ^ w[n])); thresholded output bit = pc >= T[n] (OUT_BITS = 1),
+//   or dot mode 2*pc - MW as a signed OUT_BITS = clog2(MW+1)+1 bit value.
+// Weight layout (as the RTL weight ROM): weights[p][nf*SF + sf] bit s = W[nf*PE+p][sf*SIMD+s].
+// Thresholds: thresh[p][nf] = T[nf*PE+p].
+// One loop iteration per (nf, sf) at II=1: the input vector is read during the first neuron
+// fold and kept in a buffer for the others, so a vector takes NF*SF cycles.
+#ifndef HWFLOW_MVAU_H
+#define HWFLOW_MVAU_H
+
+#include "hwflow_common.h"
+
+namespace hwflow {
+
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned TW, bool THRESH, unsigned OUT_BITS>
+void mvau_xnor_impl(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
+                    const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
+                    const ap_uint<TW> thresh[PE][MH / PE], unsigned reps) {
+    static_assert(MW % SIMD == 0, "SIMD must divide MW");
+    static_assert(MH % PE == 0, "PE must divide MH");
+    constexpr unsigned SF = MW / SIMD, NF = MH / PE, ACC_W = clog2(MW + 1);
+    static_assert(!THRESH || OUT_BITS == 1, "thresholded output is one bit per neuron");
+    static_assert(THRESH || OUT_BITS == ACC_W + 1, "dot output needs clog2(MW+1)+1 bits");
+    // Each PE reads its own weight word every cycle: split the PE dimension into
+    // separate memories.
+#pragma HLS ARRAY_PARTITION variable=weights complete dim=1
+#pragma HLS ARRAY_PARTITION variable=thresh complete dim=1
+
+    ap_uint<SIMD> inbuf[SF];
+    ap_uint<ACC_W> acc[PE];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    unsigned sf = 0, nf = 0;
+    for (unsigned i = 0; i < reps * NF * SF; i++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=NF*SF max=NF*SF
+        ap_uint<SIMD> x;
+        if (nf == 0) {
+            x = in.read();
+            inbuf[sf] = x;
+        } else {
+            x = inbuf[sf];
+        }
+        ap_uint<PE * OUT_BITS> o = 0;
+        for (unsigned p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+            const ap_uint<SIMD> match = ~(x ^ weights[p][nf * SF + sf]);
+            const ap_uint<ACC_W> pc = (sf == 0 ? ap_uint<ACC_W>(0) : acc[p]) + popcount<SIMD>(match);
+            acc[p] = pc;
+            if (THRESH) {
+                o[p] = pc >= thresh[p][nf];
+            } else {
+                const ap_int<OUT_BITS> dot = ap_int<OUT_BITS + 1>(2 * pc) - ap_int<OUT_BITS + 1>(MW);
+                o.range(p * OUT_BITS + OUT_BITS - 1, p * OUT_BITS) = ap_uint<OUT_BITS>(dot);
+            }
+        }
+        if (sf == SF - 1) {
+            out.write(o);
+            sf = 0;
+            nf = (nf == NF - 1) ? 0 : nf + 1;
+        } else {
+            sf++;
+        }
+    }
+}
+
+// Thresholded: out bit = popcount >= T.  TW = clog2(MW+2) bits hold T in 0..MW+1.
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned TW>
+void mvau_xnor_thresh(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE> >& out,
+                      const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
+                      const ap_uint<TW> thresh[PE][MH / PE], unsigned reps) {
+#pragma HLS INLINE
+    mvau_xnor_impl<MW, MH, SIMD, PE, TW, true, 1>(in, out, weights, thresh, reps);
+}
+
+// Dot product mode: out = 2*popcount - MW, signed, clog2(MW+1)+1 bits per neuron.
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE>
+void mvau_xnor_dot(hls::stream<ap_uint<SIMD> >& in,
+                   hls::stream<ap_uint<PE * (clog2(MW + 1) + 1)> >& out,
+                   const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)], unsigned reps) {
+#pragma HLS INLINE
+    // No thresholds: the compare is never built, this only satisfies the signature.
+    static const ap_uint<1> none[PE][MH / PE] = {};
+    mvau_xnor_impl<MW, MH, SIMD, PE, 1, false, clog2(MW + 1) + 1>(in, out, weights, none, reps);
+}
+
+}  // namespace hwflow
+
+#endif

@@ -1,0 +1,47 @@
+// 1-bit max-pool over a channel-last (NHWC) feature map, kernel K x K, stride K.
+//
+// Bipolar max is OR: the output is +1 (bit 1) if any input in the window is +1.
+// Input: H*W pixels, each C bits split into C/PE beats of PE channels (channel c at beat
+// c/PE, bit c%PE), rows top to bottom.  Output: (H/K)*(W/K) pixels in the same format.
+// A line buffer of W/K output pixels ORs K input rows into one output row.
+#ifndef HWFLOW_POOL_H
+#define HWFLOW_POOL_H
+
+#include "hwflow_common.h"
+
+namespace hwflow {
+
+template <unsigned H, unsigned W, unsigned C, unsigned K, unsigned PE>
+void maxpool_1bit(hls::stream<ap_uint<PE> >& in, hls::stream<ap_uint<PE> >& out, unsigned reps) {
+    static_assert(H % K == 0 && W % K == 0, "K must divide H and W (no padding)");
+    static_assert(C % PE == 0, "PE must divide C");
+    constexpr unsigned CF = C / PE, OW = W / K;
+    ap_uint<PE> acc[OW * CF];
+    unsigned cf = 0, x = 0, y = 0;
+    for (unsigned i = 0; i < reps * H * W * CF; i++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=H*W*CF max=H*W*CF
+        const unsigned slot = (x / K) * CF + cf;
+        // The first input of a window (top-left) starts the OR, the others add to it.
+        const bool first = (y % K == 0) && (x % K == 0);
+        const ap_uint<PE> v = in.read() | (first ? ap_uint<PE>(0) : acc[slot]);
+        acc[slot] = v;
+        // The bottom-right input completes the window.
+        if ((y % K == K - 1) && (x % K == K - 1)) out.write(v);
+        if (cf == CF - 1) {
+            cf = 0;
+            if (x == W - 1) {
+                x = 0;
+                y = (y == H - 1) ? 0 : y + 1;
+            } else {
+                x++;
+            }
+        } else {
+            cf++;
+        }
+    }
+}
+
+}  // namespace hwflow
+
+#endif

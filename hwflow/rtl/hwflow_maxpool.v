@@ -1,0 +1,126 @@
+// hwflow_maxpool: streaming POOL x POOL max-pool (stride POOL, no padding) of 1-bit
+// values, where 1 = +1, so max is OR.
+//
+// Stream: NHWC, an image is IFM_DIM x IFM_DIM pixels in row-major order, each pixel
+// CH bits in CF = CH/PE beats of PE bits (channel c in beat c/PE, bit c%PE).  Output
+// is the OFM_DIM x OFM_DIM pooled image in the same format, OFM_DIM = IFM_DIM/POOL
+// (floor: trailing rows and columns are read and dropped, as ONNX ceil_mode=0).
+//
+// A row accumulator of OFM_DIM*CF words of PE bits holds the OR of the pooling
+// windows of the current output row: the first beat of a window (window row 0,
+// column 0) overwrites its word, later beats OR into it, and the last one (window
+// row POOL-1, column POOL-1) is emitted instead of written back.  Read-modify-write
+// in one cycle needs an asynchronous read (small: LUTRAM or flip-flops), so one input
+// beat is consumed every cycle: IFM_DIM^2 * CF cycles per image.
+//
+// Output: a registered beat plus one skid register; s_axis_tready = !skid_full is
+// registered state only (never a function of m_axis_tready).
+`default_nettype none
+
+module hwflow_maxpool #(
+  parameter integer IFM_DIM = 28,
+  parameter integer CH = 64,
+  parameter integer POOL = 2,
+  parameter integer PE = 8
+) (
+  input  wire          ap_clk,
+  input  wire          ap_rst_n,
+  input  wire [PE-1:0] s_axis_tdata,
+  input  wire          s_axis_tvalid,
+  output wire          s_axis_tready,
+  output wire [PE-1:0] m_axis_tdata,
+  output wire          m_axis_tvalid,
+  input  wire          m_axis_tready
+);
+  localparam integer CF   = CH / PE;
+  localparam integer OFM  = IFM_DIM / POOL;
+  localparam integer KEEP = OFM * POOL;          // rows/cols that belong to a window
+  localparam integer NA   = OFM * CF;            // accumulator words
+  localparam integer CFW  = (CF > 1) ? $clog2(CF) : 1;
+  localparam integer XW   = (IFM_DIM > 1) ? $clog2(IFM_DIM) : 1;
+  localparam integer PW   = (POOL > 1) ? $clog2(POOL) : 1;
+  localparam integer AW   = (NA > 1) ? $clog2(NA) : 1;
+
+  localparam [31:0] CF_LAST32 = CF - 1;
+  localparam [31:0] X_LAST32  = IFM_DIM - 1;
+  localparam [31:0] P_LAST32  = POOL - 1;
+  localparam [31:0] KEEP32    = KEEP;
+  localparam [31:0] KLAST32   = KEEP - 1;
+  localparam [31:0] CF32      = CF;
+  localparam [CFW-1:0] CF_LAST = CF_LAST32[CFW-1:0];
+  localparam [XW-1:0]  X_LAST  = X_LAST32[XW-1:0];
+  localparam [PW-1:0]  P_LAST  = P_LAST32[PW-1:0];
+  localparam [XW:0]    KEEP_C  = KEEP32[XW:0];
+  localparam [XW:0]    KLAST   = KLAST32[XW:0];
+  localparam [AW-1:0]  CF_C    = CF32[AW-1:0];
+
+  reg [CFW-1:0] cf;
+  reg [XW-1:0]  x, y;
+  reg [PW-1:0]  px, py;      // position inside the pooling window
+  reg [AW-1:0]  base;        // min(x / POOL, OFM - 1) * CF
+  reg           sfull, ovalid;
+  reg [PE-1:0]  sdata, odata;
+
+  reg [PE-1:0] acc [0:NA-1];
+
+  wire in_fire  = s_axis_tvalid && !sfull;
+  wire cf_last  = (cf == CF_LAST);
+  wire x_last   = (x == X_LAST);
+  wire keep     = ({1'b0, x} < KEEP_C) && ({1'b0, y} < KEEP_C);
+  wire w_first  = (px == {PW{1'b0}}) && (py == {PW{1'b0}});
+  wire w_last   = (px == P_LAST) && (py == P_LAST);
+  wire [AW-1:0] addr = base + {{(AW-CFW){1'b0}}, cf};
+  wire [PE-1:0] val  = w_first ? s_axis_tdata : (acc[addr] | s_axis_tdata);
+  wire emit     = in_fire && keep && w_last;
+  wire load     = !ovalid || m_axis_tready;
+
+  always @(posedge ap_clk) begin
+    if (in_fire && keep && !w_last) acc[addr] <= val;
+    if (load) odata <= sfull ? sdata : val;
+    if (emit && !load) sdata <= val;
+  end
+
+  always @(posedge ap_clk) begin
+    if (!ap_rst_n) begin
+      cf     <= {CFW{1'b0}};
+      x      <= {XW{1'b0}};
+      y      <= {XW{1'b0}};
+      px     <= {PW{1'b0}};
+      py     <= {PW{1'b0}};
+      base   <= {AW{1'b0}};
+      sfull  <= 1'b0;
+      ovalid <= 1'b0;
+    end else begin
+      if (in_fire) begin
+        cf <= cf_last ? {CFW{1'b0}} : cf + 1'b1;
+        if (cf_last) begin
+          if (x_last) begin
+            x    <= {XW{1'b0}};
+            px   <= {PW{1'b0}};
+            base <= {AW{1'b0}};
+            y    <= (y == X_LAST) ? {XW{1'b0}} : y + 1'b1;
+            py   <= (py == P_LAST || y == X_LAST) ? {PW{1'b0}} : py + 1'b1;
+          end else begin
+            x  <= x + 1'b1;
+            px <= (px == P_LAST) ? {PW{1'b0}} : px + 1'b1;
+            // base stops at the last window (dropped columns never touch acc).
+            if (px == P_LAST && {1'b0, x} < KLAST) base <= base + CF_C;
+          end
+        end
+      end
+      // Skid holds at most one beat; it fills only when the output register is busy.
+      if (load) begin
+        ovalid <= sfull || emit;
+        sfull  <= 1'b0;
+      end else if (emit) begin
+        sfull  <= 1'b1;
+      end
+    end
+  end
+
+  assign s_axis_tready = !sfull;
+  assign m_axis_tdata  = odata;
+  assign m_axis_tvalid = ovalid;
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,271 @@
+"""RTL cores for convolutional BNNs (SWG, max-pool, multi-bit MVAU) against numpy.
+
+Each core is simulated directly as the top; one Verilator build per parameter set
+(-G overrides), cached for the module.  Streams are NHWC: an image is its pixels in
+row-major order, each pixel's channels in beats of SIMD (or PE) elements.
+
+Cycle models (steady stream of images, no stalls; measured below and printed):
+
+* hwflow_swg:      max(IFM_DIM**2, OFM_DIM**2 * K**2) * IFM_CH / SIMD cycles per image
+                   (for K > 1, STRIDE = 1 that is OFM_DIM**2 * K**2 * IFM_CH / SIMD);
+                   measured overhead 0 to a few cycles per image.
+* hwflow_maxpool:  IFM_DIM**2 * CH / PE cycles per image (one input beat per cycle).
+* hwflow_mvau:     NF * SF cycles per image, IN_BITS = 1 or > 1 alike.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwflow import rtlsim
+from hwflow.errors import HwflowError
+
+RTL = Path(__file__).resolve().parent.parent / "hwflow" / "rtl"
+STALLS = (0.7, 0.6)  # p_in, p_out
+MODES = ((1.0, 1.0), STALLS)
+
+
+def clog2(n: int) -> int:
+    return (n - 1).bit_length()
+
+
+@pytest.fixture(scope="module")
+def verilator():
+    try:
+        return rtlsim.find_verilator()
+    except HwflowError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def build(verilator, tmp_path_factory):
+    """build(top, **params) -> simulator executable, one build per parameter set."""
+    root = tmp_path_factory.mktemp("rtl_conv_builds")
+    cache: dict = {}
+
+    def get(top: str, **params) -> Path:
+        key = (top, tuple(sorted(params.items())))
+        if key not in cache:
+            name = top + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
+            cache[key] = rtlsim.build_sim(RTL, top, [f"{top}.v"], root / name,
+                                          [f"-G{k}={v}" for k, v in params.items()])
+        return cache[key]
+
+    return get
+
+
+def steady_cycles_per_image(st) -> float:
+    """Mean distance between the last output beats of consecutive images (skips image 0)."""
+    lo = np.asarray(st["last_out"])
+    return float(np.diff(lo[1:]).mean()) if len(lo) > 2 else float(np.diff(lo).mean())
+
+
+# --------------------------------------------------------------------------- SWG
+
+def swg_ref(x, k: int, stride: int):
+    """x[n, H, W, C] -> [n, OFM*OFM*K*K*C], windows row-major, each in (ky, kx, c) order."""
+    n, d = x.shape[0], x.shape[1]
+    o = (d - k) // stride + 1
+    out = [x[:, oy * stride:oy * stride + k, ox * stride:ox * stride + k, :].reshape(n, -1)
+           for oy in range(o) for ox in range(o)]
+    return np.concatenate(out, axis=1)
+
+
+SWG_CASES = [
+    # (IFM_DIM, CH, K, STRIDE, SIMD, ELEM_BITS, images)
+    pytest.param(8, 4, 3, 1, 2, 1, 30, id="8x8x4-k3-simd2"),
+    pytest.param(6, 3, 3, 1, 3, 8, 30, id="6x6x3-k3-8bit"),
+    pytest.param(5, 2, 2, 1, 1, 1, 30, id="5x5x2-k2-simd1"),
+    pytest.param(3, 4, 3, 1, 2, 1, 40, id="k-eq-ifm"),
+    pytest.param(32, 3, 3, 1, 3, 8, 4, id="cnv-first-layer"),
+    pytest.param(8, 2, 3, 2, 1, 1, 30, id="stride2-tail-row"),
+    pytest.param(7, 4, 3, 2, 4, 1, 30, id="stride2-exact"),
+    pytest.param(6, 2, 2, 2, 2, 4, 30, id="k2-stride2"),
+]
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("dim,ch,k,stride,simd,eb,n_img", SWG_CASES)
+def test_swg(build, tmp_path, dim, ch, k, stride, simd, eb, n_img):
+    exe = build("hwflow_swg", IFM_DIM=dim, IFM_CH=ch, K=k, STRIDE=stride, SIMD=simd,
+                ELEM_BITS=eb)
+    ofm = (dim - k) // stride + 1
+    cf = ch // simd
+    rng = np.random.default_rng(dim * 1000 + ch * 10 + k)
+    x = rng.integers(0, 1 << eb, (n_img, dim, dim, ch))
+    ref = swg_ref(x, k, stride)
+    in_beats = rtlsim.pack_beats(x.reshape(n_img, -1), eb, simd)
+    ib, ob = dim * dim * cf, ofm * ofm * k * k * cf
+    model = max(dim * dim, ofm * ofm * k * k) * cf
+    for p_in, p_out in MODES:
+        out, st = rtlsim.run_sim(exe, in_beats, n_img, ib, ob, out_width=simd * eb, cwd=tmp_path,
+                                 seed=5, p_in=p_in, p_out=p_out)
+        got = rtlsim.unpack_beats(out, eb, simd, ref.shape[1], signed=False)
+        bad = np.argwhere(got != ref)
+        assert bad.size == 0, f"p={p_in},{p_out}: first mismatch (image, element) {bad[0]}"
+        if p_in == 1.0:
+            cpi = steady_cycles_per_image(st)
+            lat = st["first_out"][0] - st["first_in"][0]
+            print(f"SWG {dim}x{dim}x{ch} K={k} S={stride} SIMD={simd}: {cpi:.1f} cycles/image, "
+                  f"model max(IFM^2, OFM^2*K^2)*CF = {model} ({100 * (cpi / model - 1):+.2f}%), "
+                  f"first-output latency {lat}")
+            assert cpi <= 1.10 * model, (cpi, model)
+
+
+# --------------------------------------------------------------------------- max-pool
+
+def maxpool_ref(x, pool: int):
+    """x[n, H, W, C] bits -> [n, OFM*OFM*C], floor mode (trailing rows/cols dropped)."""
+    n, d, _, c = x.shape
+    o = d // pool
+    y = x[:, :o * pool, :o * pool, :].reshape(n, o, pool, o, pool, c).max(axis=(2, 4))
+    return y.reshape(n, -1)
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("dim,ch,pool,pe", [(28, 64, 2, 8), (5, 4, 2, 2), (4, 2, 2, 1),
+                                            (10, 6, 3, 3)])
+def test_maxpool(build, tmp_path, dim, ch, pool, pe):
+    exe = build("hwflow_maxpool", IFM_DIM=dim, CH=ch, POOL=pool, PE=pe)
+    o = dim // pool
+    n_img = max(8, 4000 // (dim * dim * ch // pe))
+    rng = np.random.default_rng(dim * 100 + ch)
+    # Biased towards 0 so that the OR over a window is not almost always 1.
+    x = (rng.random((n_img, dim, dim, ch)) < 0.3).astype(np.int64)
+    ref = maxpool_ref(x, pool)
+    in_beats = rtlsim.pack_beats(x.reshape(n_img, -1), 1, pe)
+    ib, ob = dim * dim * ch // pe, o * o * ch // pe
+    for p_in, p_out in MODES + ((1.0, 0.3),):
+        out, st = rtlsim.run_sim(exe, in_beats, n_img, ib, ob, out_width=pe, cwd=tmp_path,
+                                 seed=9, p_in=p_in, p_out=p_out)
+        got = rtlsim.unpack_beats(out, 1, pe, ref.shape[1], signed=False)
+        bad = np.argwhere(got != ref)
+        assert bad.size == 0, f"p={p_in},{p_out}: first mismatch (image, element) {bad[0]}"
+        if p_in == 1.0 and p_out == 1.0:
+            cpi = steady_cycles_per_image(st)
+            print(f"maxpool {dim}x{dim}x{ch} P={pool} PE={pe}: {cpi:.1f} cycles/image "
+                  f"(IFM^2*CH/PE = {ib})")
+            assert cpi == ib
+            assert st["cycles"] <= n_img * ib + 2
+
+
+# --------------------------------------------------------------------------- multi-bit MVAU
+
+def write_mem_signed(d: Path, W, T, simd: int, pe: int, tw: int) -> None:
+    """Weights as in test_rtl_cores; thresholds in TW-bit two's complement."""
+    mh, mw = W.shape
+    sf, nf = mw // simd, mh // pe
+    with open(d / "weights.mem", "w") as f:
+        for n in range(nf):
+            for s in range(sf):
+                row = W[n * pe:(n + 1) * pe, s * simd:(s + 1) * simd].reshape(-1)
+                f.write(format(sum(int(b) << i for i, b in enumerate(row)), "x") + "\n")
+    if T is not None:
+        with open(d / "thresh.mem", "w") as f:
+            for n in range(nf):
+                v = 0
+                for p in range(pe):
+                    v |= (int(T[n * pe + p]) & ((1 << tw) - 1)) << (p * tw)
+                f.write(format(v, "x") + "\n")
+
+
+MVAU_MB_CASES = [
+    # (MW, MH, SIMD, PE, IN_SIGNED, THRESH)
+    pytest.param(27, 64, 3, 4, 1, 1, id="s8-thr-simd3"),
+    pytest.param(27, 64, 3, 4, 0, 0, id="u8-dot-simd3"),
+    pytest.param(27, 10, 27, 5, 1, 0, id="s8-dot-simd27"),
+    pytest.param(27, 10, 27, 5, 0, 1, id="u8-thr-simd27"),
+]
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("mw,mh,simd,pe,signed,thresh", MVAU_MB_CASES)
+def test_mvau_multibit(build, tmp_path, mw, mh, simd, pe, signed, thresh):
+    ib = 8
+    sf, nf = mw // simd, mh // pe
+    acc_w = ib + clog2(mw) + 2
+    tw = acc_w
+    ob = 1 if thresh else acc_w
+    exe = build("hwflow_mvau", MW=mw, MH=mh, SIMD=simd, PE=pe, THRESH=thresh, IN_BITS=ib,
+                IN_SIGNED=signed, ACC_W=acc_w, TW=tw, OUT_BITS=ob)
+    rng = np.random.default_rng(mw * 100 + mh + signed)
+    n_img = 150
+    lo, hi = (-(1 << (ib - 1)), 1 << (ib - 1)) if signed else (0, 1 << ib)
+    W = rng.integers(0, 2, (mh, mw))
+    W[1:4] = W[0]                                 # neurons 0..3 share the extreme images
+    X = rng.integers(lo, hi, (n_img, mw))
+    X[0] = np.where(W[0] == 1, hi - 1, lo)        # largest possible acc for neurons 0..3
+    X[1] = np.where(W[0] == 1, lo, hi - 1)        # smallest
+    acc = X @ (2 * W - 1).T                       # weight bit 1 -> +1, 0 -> -1
+    T = None
+    ref = acc
+    if thresh:
+        amax, amin = int(acc[0, 0]), int(acc[1, 0])
+        T = rng.integers(-300, 300, mh)           # near the mean: both outcomes
+        T[0] = amax                               # fires for image 0 only
+        T[1] = amax + 1                           # never fires
+        T[2] = amin                               # always fires
+        T[3] = amin + 1                           # all but image 1
+        T[4] = -(1 << (tw - 1))                   # representable extremes
+        T[-1] = (1 << (tw - 1)) - 1
+        ref = (acc >= T[None, :]).astype(np.int64)
+        assert ref[0, 0] == 1 and ref[1:, 0].sum() == 0 and ref[:, 1].sum() == 0
+        assert ref[:, 2].all() and ref[1, 3] == 0 and ref[:, 4].all() and not ref[:, -1].any()
+    write_mem_signed(tmp_path, W, T, simd, pe, tw)
+    in_beats = rtlsim.pack_beats(X, ib, simd)
+    for p_in, p_out in MODES:
+        out, st = rtlsim.run_sim(exe, in_beats, n_img, sf, nf, out_width=pe * ob, cwd=tmp_path,
+                                 seed=3, p_in=p_in, p_out=p_out)
+        got = rtlsim.unpack_beats(out, ob, pe, mh, signed=not thresh)
+        bad = np.argwhere(got != ref)
+        assert bad.size == 0, f"p={p_in},{p_out}: first mismatch (image, neuron) {bad[0]}"
+        if p_in == 1.0 and p_out == 1.0:
+            ii = np.diff(st["last_out"])
+            assert np.all(ii == nf * sf), np.unique(ii)
+
+
+# --------------------------------------------------------------------------- lint
+
+LINT_CASES = [
+    ("hwflow_swg.v", []),
+    ("hwflow_swg.v", ["-GIFM_DIM=30", "-GIFM_CH=64", "-GK=3", "-GSIMD=32", "-GELEM_BITS=1"]),
+    ("hwflow_swg.v", ["-GIFM_DIM=3", "-GIFM_CH=4", "-GK=3", "-GSIMD=4", "-GELEM_BITS=1"]),
+    ("hwflow_swg.v", ["-GIFM_DIM=8", "-GIFM_CH=2", "-GK=3", "-GSTRIDE=2", "-GSIMD=1",
+                      "-GELEM_BITS=1"]),
+    ("hwflow_swg.v", ["-GIFM_DIM=1", "-GIFM_CH=1", "-GK=1", "-GSIMD=1", "-GELEM_BITS=1"]),
+    ("hwflow_maxpool.v", []),
+    ("hwflow_maxpool.v", ["-GIFM_DIM=5", "-GCH=4", "-GPOOL=2", "-GPE=2"]),
+    ("hwflow_maxpool.v", ["-GIFM_DIM=10", "-GCH=128", "-GPOOL=2", "-GPE=128"]),
+    ("hwflow_maxpool.v", ["-GIFM_DIM=3", "-GCH=8", "-GPOOL=3", "-GPE=8"]),
+    ("hwflow_mvau.v", ["-GMW=27", "-GMH=64", "-GSIMD=3", "-GPE=4", "-GIN_BITS=8"]),
+    ("hwflow_mvau.v", ["-GMW=27", "-GMH=10", "-GSIMD=27", "-GPE=5", "-GIN_BITS=8",
+                       "-GIN_SIGNED=0", "-GTHRESH=0"]),
+    ("hwflow_mvau.v", ["-GMW=40", "-GMH=8", "-GSIMD=40", "-GPE=2", "-GIN_BITS=8",
+                       "-GTHRESH=0", "-GOUT_BITS=20"]),
+    ("hwflow_mvau.v", ["-GMW=8", "-GMH=4", "-GSIMD=1", "-GPE=1", "-GIN_BITS=4", "-GACC_W=6"]),
+]
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("src,params", LINT_CASES, ids=lambda v: v if isinstance(v, str) else None)
+def test_lint(verilator, src, params):
+    r = subprocess.run([str(verilator), "--lint-only", "-Wall", *params, src], cwd=RTL,
+                       capture_output=True, text=True)
+    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
+    assert r.returncode == 0 and not warnings, "\n".join(warnings)
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("params,name", [
+    (["-GSTRIDE=4"], "STRIDE_must_be_1_to_K"),
+    (["-GIFM_CH=4", "-GSIMD=3"], "IFM_CH_not_multiple_of_SIMD"),
+    (["-GIFM_DIM=2"], "K_larger_than_IFM_DIM"),
+])
+def test_swg_rejects_illegal_parameters(verilator, params, name):
+    r = subprocess.run([str(verilator), "--lint-only", *params, "hwflow_swg.v"], cwd=RTL,
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and f"hwflow_swg_ILLEGAL_{name}" in r.stdout + r.stderr
