@@ -102,8 +102,11 @@ def _bits_source(model: ModelWrapper, tensor: str):
     if add is None or add.op_type != "Add":
         return None
     mul = model.find_producer(add.input[0])
-    mt = model.find_producer(mul.input[0]) if mul is not None and mul.op_type == "Mul" else None
-    if mt is None or mt.op_type != "MultiThreshold" or get_by_name(mt.attribute, "out_dtype").s != b"BINARY":
+    if mul is None or mul.op_type != "Mul":
+        return None
+    mt = model.find_producer(mul.input[0])
+    is_mt = mt is not None and mt.op_type == "MultiThreshold" and get_by_name(mt.attribute, "out_dtype").s == b"BINARY"
+    if not is_mt and model.get_tensor_datatype(mul.input[0]) != DataType["BINARY"]:
         return None
     two_s, minus_s = model.get_initializer(mul.input[1]), model.get_initializer(add.input[1])
     if two_s is None or minus_s is None:
@@ -111,7 +114,7 @@ def _bits_source(model: ModelWrapper, tensor: str):
     s = float(np.asarray(two_s).reshape(())) / 2
     if not np.isclose(float(np.asarray(minus_s).reshape(())), -s):
         return None
-    return mt.output[0], s
+    return mul.input[0], s
 
 
 def _bipolar_weights(w: np.ndarray):
@@ -199,41 +202,77 @@ def _affine_chain(model: ModelWrapper, pc: str):
         tensor = node.output[0]
 
 
-class FoldThresholds(Transformation):
-    """popcount -> affine (scale, offset, BatchNorm) -> sign  ==>  popcount >= T (integer T).
+def _integer_producer(model: ModelWrapper, node):
+    """For a node whose output is an integer with a known range: (values grid, flip function).
 
-    The popcount can only take the K+1 values 0..K, so instead of solving the
-    inequality in floating point we run the chain itself on every possible value
-    of every channel.  This reproduces the model's own rounding, ties included
-    (sign(0) = +1).  A channel whose activation falls as the popcount rises
-    (negative BatchNorm scale) gets its weight column inverted, which maps pc to
-    K - pc and turns the comparison back into ">=".
+    XnorPopcountMatMul gives a popcount in 0..K; a Conv/MatMul with +-1 weights on
+    +-1 or integer inputs gives a dot product in [-K*amax, K*amax].  `flip(ch)` negates
+    output channel `ch` (inverting weights), mapping the value v to `flip_value(v)`.
+    """
+    if node.op_type == "XnorPopcountMatMul":
+        w = model.get_initializer(node.input[1]).copy()
+        k = w.shape[0]
+
+        def flip(ch):
+            w[:, ch] = 1 - w[:, ch]
+            model.set_initializer(node.input[1], w)
+        return np.arange(k + 1), flip, lambda v: k - v
+    if node.op_type in ("Conv", "MatMul") and model.get_tensor_datatype(node.input[0]) != DataType["FLOAT32"]:
+        w = model.get_initializer(node.input[1])
+        if w is None or not np.all(np.abs(w) == 1):
+            return None
+        w = w.copy()
+        dt = model.get_tensor_datatype(node.input[0])
+        amax = max(abs(dt.min()), abs(dt.max()))
+        k = int(np.prod(w.shape[1:])) if node.op_type == "Conv" else w.shape[0]
+        lim = int(k * amax)
+
+        def flip(ch):
+            if node.op_type == "Conv":
+                w[ch] = -w[ch]
+            else:
+                w[:, ch] = -w[:, ch]
+            model.set_initializer(node.input[1], w)
+        return np.arange(-lim, lim + 1), flip, lambda v: -v
+    return None
+
+
+class FoldThresholds(Transformation):
+    """integer (popcount or dot) -> affine (scale, offset, BatchNorm) -> sign  ==>  value >= T.
+
+    The integer can only take a known, small set of values, so instead of solving the
+    inequality in floating point we run the chain itself on every possible value of
+    every channel.  This reproduces the model's own rounding, ties included
+    (sign(0) = +1).  A channel whose activation falls as the value rises (negative
+    BatchNorm scale) gets its weights inverted, which turns the comparison back into ">=".
     """
 
     def apply(self, model):
         for node in list(model.graph.node):
-            if node.op_type != "XnorPopcountMatMul":
+            prod = _integer_producer(model, node)
+            if prod is None:
                 continue
             chain = _affine_chain(model, node.output[0])
             if chain is None or (len(chain) == 1 and self._already_integer(model, chain[0])):
                 continue
-            w01 = model.get_initializer(node.input[1]).copy()
-            k, c = w01.shape
-            grid = np.repeat(np.arange(k + 1, dtype=np.float32)[:, None], c, axis=1)
+            values, flip, flip_value = prod
+            channels = model.get_tensor_shape(node.output[0])[1 if node.op_type == "Conv" else -1]
+            shape = (len(values), channels) + ((1, 1) if node.op_type == "Conv" else ())
+            grid = np.broadcast_to(values.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape).astype(np.float32)
             fired = run_subgraph(model, chain, {node.output[0]: grid}, chain[-1].output[0])
-            thresholds = np.empty(c, dtype=np.float32)
-            for ch in range(c):
+            fired = fired.reshape(len(values), channels)
+            thresholds = np.empty(channels, dtype=np.float32)
+            for ch in range(channels):
                 col = fired[:, ch].astype(np.int64)
-                ones = int(col.sum())
-                if np.all(np.diff(col) >= 0):       # 0..0 1..1: fires from the first one on
-                    thresholds[ch] = k + 1 - ones
-                elif np.all(np.diff(col) <= 0):     # 1..1 0..0: invert the column
-                    w01[:, ch] = 1 - w01[:, ch]
-                    thresholds[ch] = k + 1 - ones
+                on = np.flatnonzero(col)
+                if np.all(np.diff(col) >= 0):       # off..off on..on: fires from the first "on"
+                    thresholds[ch] = values[on[0]] if len(on) else values[-1] + 1
+                elif np.all(np.diff(col) <= 0):     # on..on off..off: invert the channel
+                    flip(ch)
+                    thresholds[ch] = flip_value(values[on[-1]])
                 else:
                     raise HwflowError(f"{node_label(chain[-1])}: activation of channel {ch} is not monotonic "
-                                      "in the popcount; only BatchNorm/scale/offset may sit before a sign")
-            model.set_initializer(node.input[1], w01)
+                                      "in the integer pre-activation; only BatchNorm/scale/offset may sit before a sign")
             tname = model.make_new_valueinfo_name()
             model.set_initializer(tname, thresholds[:, None])
             mt = _multithreshold(node.output[0], tname, chain[-1].output[0], chain[-1].name)
@@ -248,7 +287,157 @@ class FoldThresholds(Transformation):
         return t is not None and t.shape[1] == 1 and np.array_equal(t, np.round(t))
 
 
-PASSES = (FoldWeightQuantizers, ReshapeToFlatten, BipolarActToBits, BinaryMatMulToXnor, FoldThresholds)
+class QuantInputToInt(Transformation):
+    """An input quantizer Quant(x) = s*q becomes q = Round(Quant(x)/s) (integers, the
+    hardware's input) followed by Mul(s) for its readers."""
+
+    def apply(self, model):
+        for node in model.graph.node:
+            if node.op_type != "Quant" or model.get_initializer(node.input[0]) is not None:
+                continue
+            unscale = single_consumer(model, node.output[0])
+            after = single_consumer(model, unscale.output[0]) if unscale is not None else None
+            if after is not None and after.op_type == "Round":
+                continue  # already rewritten
+            s, zp, bw = (model.get_initializer(i) for i in node.input[1:4])
+            if s is None or np.asarray(s).size != 1 or zp is None or np.any(zp != 0) or bw is None:
+                raise HwflowError(f"{node_label(node)}: only per-tensor, zero-point-free input quantizers "
+                                  "with constant scale and bit width are supported")
+            s, bw = float(np.asarray(s).reshape(())), int(np.asarray(bw).reshape(()))
+            signed = get_by_name(node.attribute, "signed").i if get_by_name(node.attribute, "signed") else 1
+            q, scaled, ints = (model.make_new_valueinfo_name() for _ in range(3))
+            inv, sc = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            model.set_initializer(inv, np.array(1.0 / s, dtype=np.float32))
+            model.set_initializer(sc, np.array(s, dtype=np.float32))
+            out = node.output[0]
+            quant = helper.make_node("Quant", list(node.input), [q], domain=node.domain, name=node.name)
+            quant.attribute.extend(node.attribute)
+            new = [quant,
+                   helper.make_node("Mul", [q, inv], [scaled], name=node.name + "_unscale"),
+                   helper.make_node("Round", [scaled], [ints], name=node.name + "_int"),
+                   helper.make_node("Mul", [ints, sc], [out], name=node.name + "_rescale")]
+            replace_nodes(model, [node], new)
+            model.set_tensor_datatype(ints, DataType[f"{'INT' if signed else 'UINT'}{bw}"])
+            return model, True
+        return model, False
+
+
+LAYOUT_OPS = ("MaxPool", "Flatten", "Reshape", "Transpose")
+
+
+class SinkDecode(Transformation):
+    """layout(2*b*s - s) -> 2*layout(b)*s - s for max-pool, flatten, reshape, transpose.
+
+    Max-pool commutes with the increasing map b -> 2bs - s, so a max-pool of +-1 values is
+    an OR of bits; the others only move elements.  This brings the 1-bit tensors next to
+    the layers that read them.
+    """
+
+    def apply(self, model):
+        for node in model.graph.node:
+            if node.op_type not in LAYOUT_OPS:
+                continue
+            src = _bits_source(model, node.input[0])
+            if src is None or single_consumer(model, node.input[0]) is not node:
+                continue
+            bits, s = src
+            moved, mid = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            two_s, minus_s = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+            model.set_initializer(two_s, np.array(2 * s, dtype=np.float32))
+            model.set_initializer(minus_s, np.array(-s, dtype=np.float32))
+            layout = helper.make_node(node.op_type, [bits] + list(node.input[1:]), [moved], name=node.name)
+            layout.attribute.extend(node.attribute)
+            new = [layout, helper.make_node("Mul", [moved, two_s], [mid], name=node.name + "_pm_mul"),
+                   helper.make_node("Add", [mid, minus_s], [node.output[0]], name=node.name + "_pm_add")]
+            replace_nodes(model, [node], new)
+            model.set_tensor_datatype(moved, DataType["BINARY"])
+            remove_dead_nodes(model)
+            return model, True
+        return model, False
+
+
+def _conv_check(model: ModelWrapper, node) -> None:
+    attr = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    problems = []
+    if attr.get("group", 1) != 1:
+        problems.append(f"group={attr['group']}")
+    if any(d != 1 for d in attr.get("dilations", [1, 1])):
+        problems.append(f"dilations={list(attr['dilations'])}")
+    if any(p != 0 for p in attr.get("pads", [0, 0, 0, 0])) or attr.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID"):
+        problems.append(f"padding (pads={list(attr.get('pads', []))})")
+    if any(st != 1 for st in attr.get("strides", [1, 1])):
+        problems.append(f"strides={list(attr['strides'])}")
+    k = attr.get("kernel_shape", model.get_initializer(node.input[1]).shape[2:])
+    if k[0] != k[1]:
+        problems.append(f"non-square kernel {list(k)}")
+    if problems:
+        raise HwflowError(f"{node_label(node)}: unsupported convolution feature: {', '.join(problems)}; "
+                          "hwflow supports square kernels, stride 1, no padding, no dilation, no groups")
+
+
+class BinaryConvToInt(Transformation):
+    """Conv with +-s_w weights on +-s activations (or on s*integers) ->
+    Conv with +-1 weights on +-1 (or the integers), then one exact scale."""
+
+    def apply(self, model):
+        for node in model.graph.node:
+            if node.op_type != "Conv" or model.get_tensor_datatype(node.input[0]) != DataType["FLOAT32"]:
+                continue
+            w = model.get_initializer(node.input[1])
+            wb = _bipolar_weights(np.asarray(w)) if w is not None else None
+            if wb is None:
+                continue
+            src, ints = _bits_source(model, node.input[0]), _int_source(model, node.input[0])
+            if src is None and ints is None:
+                continue
+            _conv_check(model, node)
+            _, s_w = wb
+            pm, dot, gain = (model.make_new_valueinfo_name() for _ in range(3))
+            wname = model.make_new_valueinfo_name()
+            model.set_initializer(wname, np.sign(w).astype(np.float32))
+            new = []
+            if src is not None:
+                bits, s_in = src
+                mid, two, one = (model.make_new_valueinfo_name() for _ in range(3))
+                model.set_initializer(two, np.array(2.0, dtype=np.float32))
+                model.set_initializer(one, np.array(-1.0, dtype=np.float32))
+                new += [helper.make_node("Mul", [bits, two], [mid], name=node.name + "_pm_mul"),
+                        helper.make_node("Add", [mid, one], [pm], name=node.name + "_pm_add")]
+                data, dt = pm, DataType["BIPOLAR"]
+            else:
+                data, s_in = ints
+                dt = model.get_tensor_datatype(data)
+            model.set_initializer(gain, np.array(s_in * s_w, dtype=np.float32))
+            conv = helper.make_node("Conv", [data, wname], [dot], name=node.name)
+            conv.attribute.extend(node.attribute)
+            out = node.output[0] if len(node.input) < 3 else model.make_new_valueinfo_name()
+            new += [conv, helper.make_node("Mul", [dot, gain], [out], name=node.name + "_scale")]
+            if len(node.input) > 2:
+                b = model.get_initializer(node.input[2])
+                bname = model.make_new_valueinfo_name()
+                model.set_initializer(bname, b.reshape(1, -1, 1, 1).astype(np.float32))
+                new.append(helper.make_node("Add", [out, bname], [node.output[0]], name=node.name + "_bias"))
+            replace_nodes(model, [node], new)
+            model.set_tensor_datatype(data, dt)
+            remove_dead_nodes(model)
+            return model, True
+        return model, False
+
+
+def _int_source(model: ModelWrapper, tensor: str):
+    """If `tensor` is ints*s as QuantInputToInt writes it: (ints, s), else None."""
+    mul = model.find_producer(tensor)
+    if mul is None or mul.op_type != "Mul":
+        return None
+    rnd = model.find_producer(mul.input[0])
+    s = model.get_initializer(mul.input[1])
+    if rnd is None or rnd.op_type != "Round" or s is None:
+        return None
+    return mul.input[0], float(np.asarray(s).reshape(()))
+
+
+PASSES = (FoldWeightQuantizers, ReshapeToFlatten, QuantInputToInt, BipolarActToBits, SinkDecode,
+          BinaryConvToInt, BinaryMatMulToXnor, FoldThresholds)
 
 
 def streamline(model: ModelWrapper) -> ModelWrapper:

@@ -30,7 +30,16 @@ _NAMED: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {
 }
 _GENERIC = "mlp-w1a1:"
 
+# Convolutional nets: (input shape, convs as (out channels, max-pool after), FC sizes, classes)
+_CNV: dict[str, tuple[tuple[int, ...], tuple, tuple[int, ...], int, str]] = {
+    "cnv-w1a1": ((3, 32, 32), ((64, False), (64, True), (128, False), (128, True), (256, False), (256, False)),
+                 (512, 512), 10, "CNV 3x32x32, 6 conv 3x3 + 3 FC, 8-bit input, 1-bit W/A (BNN-PYNQ CNV)"),
+    "cnv-small-w1a1": ((1, 28, 28), ((16, False), (16, True), (32, True), (32, False)), (64,), 10,
+                       "small conv net for 1x28x28 (digits/MNIST): 4 conv 3x3 + 2 FC, 8-bit input, 1-bit W/A"),
+}
+
 MODELS: dict[str, str] = {name: desc for name, (_, _, desc) in _NAMED.items()}
+MODELS.update({name: spec[-1] for name, spec in _CNV.items()})
 MODELS["mlp-w1a1:N-H1-...-C"] = "generic 1-bit MLP with the given layer sizes (first = input features)"
 
 
@@ -41,7 +50,10 @@ def list_models() -> list[str]:
 
 
 def _parse(name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Resolve a model name to (sizes, per-image input shape)."""
+    """Resolve a model name to (sizes, per-image input shape); for conv nets sizes are the FC part."""
+    if name in _CNV:
+        shape, convs, fcs, classes, _ = _CNV[name]
+        return (_cnv_flat_features(shape, convs), *fcs, classes), shape
     if name in _NAMED:
         sizes, shape, _ = _NAMED[name]
         return sizes, shape
@@ -122,7 +134,52 @@ class BinaryMLP(nn.Module):
                 m.weight.clamp_(lo, hi)
 
 
-def build_model(name: str, dropout: float = 0.0) -> BinaryMLP:
+def _cnv_flat_features(shape, convs) -> int:
+    side = shape[1]
+    for _, pool in convs:
+        side = (side - 2) // (2 if pool else 1)
+    return convs[-1][0] * side * side
+
+
+class BinaryCNV(nn.Module):
+    """BNN-PYNQ-style conv net: 8-bit input, then 3x3 valid convs with 1-bit weights, BN and
+    1-bit activations (max-pool after the activation where asked), then 1-bit FC layers."""
+
+    def __init__(self, in_shape, convs, fcs, classes):
+        super().__init__()
+        from brevitas.quant import Int8ActPerTensorFixedPoint
+        self.in_shape = tuple(in_shape)
+        # fixed-point 8-bit input in [-1, 1 - 2^-7] (scale 2^-7), as BNN-PYNQ's CNV
+        self.input_quant = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, min_val=-1.0,
+                                             max_val=1.0 - 2.0 ** -7, return_quant_tensor=False)
+        layers: list[nn.Module] = []
+        ch = in_shape[0]
+        for out_ch, pool in convs:
+            layers += [qnn.QuantConv2d(ch, out_ch, 3, bias=False, weight_quant=SignedBinaryWeightPerTensorConst,
+                                       weight_scaling_const=1.0), nn.BatchNorm2d(out_ch), _bin_act()]
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+            ch = out_ch
+        self.features = nn.Sequential(*layers)
+        self.sizes = (_cnv_flat_features(in_shape, convs), *fcs, classes)
+        self.classifier = BinaryMLP(self.sizes).layers  # FC part without the MLP's input quantizer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_quant(2.0 * x - 1.0)
+        x = self.features(x)
+        return self.classifier(torch.flatten(x, 1))
+
+    @torch.no_grad()
+    def clip_weights(self, lo: float = -1.0, hi: float = 1.0) -> None:
+        for m in self.modules():
+            if isinstance(m, (qnn.QuantLinear, qnn.QuantConv2d)):
+                m.weight.clamp_(lo, hi)
+
+
+def build_model(name: str, dropout: float = 0.0) -> nn.Module:
     """Build the named topology (see ``MODELS``); weights are freshly initialised."""
     sizes, _ = _parse(name)
+    if name in _CNV:
+        shape, convs, fcs, classes, _ = _CNV[name]
+        return BinaryCNV(shape, convs, fcs, classes)
     return BinaryMLP(sizes, dropout=dropout)

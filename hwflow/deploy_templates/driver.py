@@ -65,15 +65,12 @@ def _softmax(v, axis):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def run_program(nodes: list, consts: dict, x: np.ndarray) -> np.ndarray:
-    """Execute a small ONNX sub-graph (as exported by hwflow.deploy) in numpy float32."""
+def run_program(prog: dict, consts: dict, x: np.ndarray) -> np.ndarray:
+    """Execute a small ONNX sub-graph ({"input", "output", "nodes"}, from hwflow.deploy) in numpy float32."""
     env = dict(consts)
-    env[nodes[0]["graph_input"] if nodes and "graph_input" in nodes[0] else "__in__"] = x
-    out = None
-    for n in nodes:
-        if "graph_input" in n:
-            continue
-        a = [env[i] for i in n["inputs"]]
+    env[prog["input"]] = x
+    for n in prog["nodes"]:
+        a = [env[i] for i in n["inputs"] if i]
         op, at = n["op"], n.get("attrs", {})
         if op == "Identity":
             y = a[0]
@@ -81,9 +78,9 @@ def run_program(nodes: list, consts: dict, x: np.ndarray) -> np.ndarray:
             ax = at.get("axis", 1)
             y = a[0].reshape(int(np.prod(a[0].shape[:ax])), -1)
         elif op == "Reshape":
-            shape = [d if d != 0 else a[0].shape[i] for i, d in enumerate(np.asarray(a[1], np.int64).tolist())]
-            shape[0] = a[0].shape[0] if len(shape) and shape[0] != -1 else shape[0]  # the batch stays the batch
-            y = a[0].reshape(shape)
+            dims = np.asarray(a[1], np.int64).tolist()
+            # the exported shape carries batch 1: the batch stays the batch
+            y = a[0].reshape([a[0].shape[0]] + [d if d != 0 else a[0].shape[i + 1] for i, d in enumerate(dims[1:])])
         elif op in ("Mul", "Add", "Sub", "Div"):
             f = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.divide}[op]
             y = f(a[0], a[1]).astype(np.float32)
@@ -100,8 +97,7 @@ def run_program(nodes: list, consts: dict, x: np.ndarray) -> np.ndarray:
         else:
             raise NotImplementedError(f"host op {op} is not implemented in the numpy driver")
         env[n["outputs"][0]] = y
-        out = y
-    return x if out is None else out
+    return env[prog["output"]]
 
 
 # ----------------------------------------------------------------------------- backends

@@ -8,12 +8,14 @@
 // elements: the input-vector order of an MVAU with MW = K*K*IFM_CH.
 //
 // Line buffer: one simple dual-port RAM (one write, one registered read per cycle:
-// BRAM/LUTRAM) of NROWS = 2*K row slots of RW = IFM_DIM*CF beats; global input row r
-// lives in slot r mod NROWS.  K slots hold the current window rows and the other K
-// let the writer run ahead, in particular fetch the next image's first K rows while
-// the last output row of an image is still being emitted, so a steady stream of
-// images has no per-image bubble (with K+1 slots the reader would wait K-1 input rows
-// per image: 67% overhead for a 3x3 input to a 3x3 kernel).
+// BRAM/LUTRAM) of NROWS = K + TAIL row slots (TAIL below; NROWS = 2*K when STRIDE
+// divides IFM_DIM-K) of RW = IFM_DIM*CF beats; global input row r lives in slot
+// r mod NROWS.  While the last output row of an image is emitted, its K window rows
+// (plus trailing rows no window uses) stay resident and the other K slots let the
+// writer fetch the next image's first K rows, so a steady stream of images has no
+// per-image bubble (with K+1 slots the reader would wait K-1 input rows per image:
+// 67% overhead for a 3x3 input to a 3x3 kernel; one slot short for the trailing
+// rows cost 10% on 8x8, K=3, STRIDE=2).
 //
 // Row bookkeeping (all in whole rows): fill = rows written - first window row R.
 // The writer may write row W while W - R < NROWS (its slot is no longer read); the
@@ -57,9 +59,9 @@ module hwflow_swg #(
   localparam integer OFM   = (IFM_DIM - K) / STRIDE + 1;
   localparam integer RW    = IFM_DIM * CF;             // beats per image row
   localparam integer KCF   = K * CF;                   // beats per window row
-  localparam integer NROWS = 2 * K;
-  localparam integer DEPTH = NROWS * RW;
   localparam integer TAIL  = IFM_DIM - (OFM - 1) * STRIDE;
+  localparam integer NROWS = K + TAIL;                 // 2*K unless trailing rows
+  localparam integer DEPTH = NROWS * RW;
   localparam integer OFS   = TAIL - K;                 // 0 .. STRIDE-1
   localparam integer AW    = (DEPTH > 1) ? $clog2(DEPTH) : 1;
   localparam integer RCW   = (RW > 1) ? $clog2(RW) : 1;
