@@ -17,7 +17,6 @@ Output directory (``write_hls``):
 from __future__ import annotations
 
 import re
-import shutil
 from importlib.resources import files
 from pathlib import Path
 

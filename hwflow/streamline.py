@@ -21,7 +21,6 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.fold_constants import FoldConstants
 from qonnx.transformation.general import GiveUniqueNodeNames
-from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import get_by_name
 
@@ -445,5 +444,5 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
     for p in PASSES:
         model = model.transform(p())
         model = model.transform(InferShapes())
-    model = model.transform(InferDataTypes())
+    # no InferDataTypes: it would overwrite the BINARY/BIPOLAR/INT annotations the passes set
     return model.transform(GiveUniqueNodeNames())

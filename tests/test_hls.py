@@ -33,6 +33,9 @@ def _need_toolchain():
 MVAU_CASES = [(64, 100, 16, 5, True), (64, 100, 16, 5, False), (100, 36, 25, 3, True), (100, 36, 25, 3, False),
               (100, 36, 100, 3, True), (70, 20, 70, 4, False), (48, 12, 16, 12, True), (64, 10, 8, 10, False),
               (9, 7, 1, 1, True)]
+# multi-bit input (MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, ACC_BITS, thresholded)
+MVAU_MB_CASES = [(27, 16, 9, 4, 8, False, 14, True), (20, 6, 5, 3, 4, True, 9, False),
+                 (12, 5, 12, 5, 3, True, 7, True), (8, 4, 1, 1, 2, False, 6, False)]
 # (NF, PE, IN_BITS, IN_SIGNED, NT, OUT_BITS)
 THRESHOLD_CASES = [(4, 3, 6, True, 3, 2), (1, 5, 4, False, 1, 1), (7, 1, 9, True, 7, 3)]
 # (NF, PE, IN_BITS, IN_SIGNED, IDX_BITS); narrow inputs make ties common
@@ -50,7 +53,7 @@ def _cbool(v):
 
 
 def _cases_header() -> str:
-    lists = {"MVAU_CASES": MVAU_CASES, "THRESHOLD_CASES": THRESHOLD_CASES,
+    lists = {"MVAU_CASES": MVAU_CASES, "MVAU_MB_CASES": MVAU_MB_CASES, "THRESHOLD_CASES": THRESHOLD_CASES,
              "LABELSELECT_CASES": LABELSELECT_CASES, "DWC_CASES": DWC_CASES, "POOL_CASES": POOL_CASES}
     return "\n".join(f"#define {k}(X) " + " ".join(f"X({', '.join(_cbool(v) for v in c)})" for c in cases)
                      for k, cases in lists.items()) + "\n"
@@ -96,6 +99,30 @@ def test_mvau_kernel(kernel_tb, idx, tmp_path):
     got = rtlsim.unpack_beats(out.reshape(-1, -(-layer.out_width // 32)), layer.out_bits, pe, mh,
                               signed=not thr)
     np.testing.assert_array_equal(got, layer.execute(x))
+
+
+@pytest.mark.parametrize("idx", range(len(MVAU_MB_CASES)), ids=[str(c) for c in MVAU_MB_CASES])
+def test_mvau_multibit_kernel(kernel_tb, idx, tmp_path):
+    mw, mh, simd, pe, ib, signed, acc_bits, thr = MVAU_MB_CASES[idx]
+    rng = np.random.default_rng(50 + idx)
+    lo, hi = (-(1 << (ib - 1)), (1 << (ib - 1)) - 1) if signed else (0, (1 << ib) - 1)
+    w = rng.integers(0, 2, (mh, mw), dtype=np.uint8)
+    x = rng.integers(lo, hi + 1, (N_VEC, mw))
+    acc = x @ (2 * w.astype(np.int64) - 1).T
+    assert np.abs(acc).max() < (1 << (acc_bits - 1))
+    nf, sf = mh // pe, mw // simd
+    wk = w.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe * nf * sf, simd)
+    words = [rtlsim.pack_beats(wk, 1, simd)]
+    if thr:
+        t = rng.integers(acc.min(), acc.max() + 1, mh)
+        words.append(rtlsim.pack_beats(t.reshape(nf, pe).T.reshape(-1, 1), acc_bits, 1))
+        ref, ob = (acc >= t[None]).astype(np.int64), 1
+    else:
+        ref, ob = acc, acc_bits
+    words.append(rtlsim.pack_beats(x, ib, simd))
+    out = _run_kernel(kernel_tb, "mvau_mb", idx, words, N_VEC, tmp_path)
+    got = rtlsim.unpack_beats(out.reshape(-1, -(-pe * ob // 32)), ob, pe, mh, signed=not thr)
+    np.testing.assert_array_equal(got, ref)
 
 
 @pytest.mark.parametrize("idx", range(len(THRESHOLD_CASES)), ids=[str(c) for c in THRESHOLD_CASES])

@@ -1,7 +1,7 @@
 // C-simulation driver for every kernel of the hwflow HLS library (hwflow/hls/).
 //
 // The cases (template parameters) come from a header given with -include, which defines
-// MVAU_CASES(X), THRESHOLD_CASES(X), LABELSELECT_CASES(X), DWC_CASES(X) and POOL_CASES(X)
+// MVAU_CASES(X), MVAU_MB_CASES(X), THRESHOLD_CASES(X), LABELSELECT_CASES(X), DWC_CASES(X) and POOL_CASES(X)
 // as lists of X(params...); tests/test_hls.py writes it, so one compile covers all cases.
 //
 // Usage: tb_kernels KIND CASE_INDEX IN_FILE OUT_FILE N_VECTORS
@@ -62,6 +62,39 @@ int run_mvau(FILE* fi, FILE* fo, unsigned n) {
     return finish(out, n * NF, in.empty(), fo);
 }
 
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IB, bool SIGNED, unsigned ACC,
+          typename OUT>
+void call_mvau_mb(hls::stream<ap_uint<SIMD * IB> >& in, OUT& out,
+                  const ap_uint<SIMD> w[PE][(MH / PE) * (MW / SIMD)], const ap_int<ACC> t[PE][MH / PE],
+                  unsigned n, std::true_type) {
+    hwflow::mvau_binw_thresh<MW, MH, SIMD, PE, IB, SIGNED, ACC, ap_int<ACC> >(in, out, w, t, n);
+}
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IB, bool SIGNED, unsigned ACC,
+          typename OUT>
+void call_mvau_mb(hls::stream<ap_uint<SIMD * IB> >& in, OUT& out,
+                  const ap_uint<SIMD> w[PE][(MH / PE) * (MW / SIMD)], const ap_int<ACC>[PE][MH / PE],
+                  unsigned n, std::false_type) {
+    hwflow::mvau_binw_dot<MW, MH, SIMD, PE, IB, SIGNED, ACC>(in, out, w, n);
+}
+
+// Multi-bit input: thresholds (if any) are ACC-bit two's complement values.
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IB, bool SIGNED, unsigned ACC, bool THRESH>
+int run_mvau_mb(FILE* fi, FILE* fo, unsigned n) {
+    constexpr unsigned NF = MH / PE, SF = MW / SIMD, OB = THRESH ? 1 : ACC;
+    static ap_uint<SIMD> w[PE][NF * SF];
+    static ap_int<ACC> t[PE][NF];
+    for (unsigned p = 0; p < PE; p++)
+        for (unsigned j = 0; j < NF * SF; j++) w[p][j] = get<SIMD>(fi);
+    if (THRESH)
+        for (unsigned p = 0; p < PE; p++)
+            for (unsigned j = 0; j < NF; j++) t[p][j] = ap_int<ACC>(get<ACC>(fi));
+    hls::stream<ap_uint<SIMD * IB> > in;
+    hls::stream<ap_uint<PE * OB> > out;
+    for (unsigned i = 0; i < n * SF; i++) in.write(get<SIMD * IB>(fi));
+    call_mvau_mb<MW, MH, SIMD, PE, IB, SIGNED, ACC>(in, out, w, t, n, std::integral_constant<bool, THRESH>());
+    return finish(out, n * NF, in.empty(), fo);
+}
+
 template <unsigned NF, unsigned PE, unsigned IB, bool SIGNED, unsigned NT, unsigned OB>
 int run_threshold(FILE* fi, FILE* fo, unsigned n) {
     typedef ap_int<IB + 2> TT;  // one bit more than the input: "never fires" is representable
@@ -106,6 +139,9 @@ int run_pool(FILE* fi, FILE* fo, unsigned n) {
 #ifndef MVAU_CASES
 #define MVAU_CASES(X)
 #endif
+#ifndef MVAU_MB_CASES
+#define MVAU_MB_CASES(X)
+#endif
 #ifndef THRESHOLD_CASES
 #define THRESHOLD_CASES(X)
 #endif
@@ -135,11 +171,13 @@ int main(int argc, char** argv) {
     }
     int rc = 2, k = 0;
 #define X_MVAU(...) if (k++ == id) rc = run_mvau<__VA_ARGS__>(fi, fo, n);
+#define X_MB(...) if (k++ == id) rc = run_mvau_mb<__VA_ARGS__>(fi, fo, n);
 #define X_THR(...) if (k++ == id) rc = run_threshold<__VA_ARGS__>(fi, fo, n);
 #define X_LS(...) if (k++ == id) rc = run_labelselect<__VA_ARGS__>(fi, fo, n);
 #define X_DWC(...) if (k++ == id) rc = run_dwc<__VA_ARGS__>(fi, fo, n);
 #define X_POOL(...) if (k++ == id) rc = run_pool<__VA_ARGS__>(fi, fo, n);
     if (!strcmp(kind, "mvau")) { MVAU_CASES(X_MVAU) }
+    else if (!strcmp(kind, "mvau_mb")) { MVAU_MB_CASES(X_MB) }
     else if (!strcmp(kind, "threshold")) { THRESHOLD_CASES(X_THR) }
     else if (!strcmp(kind, "labelselect")) { LABELSELECT_CASES(X_LS) }
     else if (!strcmp(kind, "dwc")) { DWC_CASES(X_DWC) }

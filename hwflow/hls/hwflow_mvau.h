@@ -88,6 +88,83 @@ void mvau_xnor_dot(hls::stream<ap_uint<SIMD> >& in,
     mvau_xnor_impl<MW, MH, SIMD, PE, 1, false, clog2(MW + 1) + 1>(in, out, weights, none, reps);
 }
 
+// Multi-bit input, binary weights (e.g. a first layer fed with 8-bit pixels).
+// Input: SF beats of SIMD elements of IN_BITS bits (two's complement if IN_SIGNED), element i
+// at beat i/SIMD, bits [(i%SIMD)*IN_BITS +: IN_BITS].  acc[n] = sum_i (W[n][i] ? x_i : -x_i)
+// as a signed ACC_BITS value (the caller sizes it: |acc| <= MW * max|x|).  Output as the
+// binary MVAU: THRESH gives the bit acc >= T[n] (T of type TT, signed), else acc itself
+// (OUT_BITS = ACC_BITS).  Weights and thresholds are laid out as for mvau_xnor_*.
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED,
+          unsigned ACC_BITS, bool THRESH, typename TT>
+void mvau_binw_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
+                    hls::stream<ap_uint<PE * (THRESH ? 1 : ACC_BITS)> >& out,
+                    const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
+                    const TT thresh[PE][MH / PE], unsigned reps) {
+    static_assert(MW % SIMD == 0, "SIMD must divide MW");
+    static_assert(MH % PE == 0, "PE must divide MH");
+    constexpr unsigned SF = MW / SIMD, NF = MH / PE, OB = THRESH ? 1 : ACC_BITS;
+#pragma HLS ARRAY_PARTITION variable=weights complete dim=1
+#pragma HLS ARRAY_PARTITION variable=thresh complete dim=1
+    ap_uint<SIMD * IN_BITS> inbuf[SF];
+    ap_int<ACC_BITS> acc[PE];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    unsigned sf = 0, nf = 0;
+    for (unsigned i = 0; i < reps * NF * SF; i++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=NF*SF max=NF*SF
+        ap_uint<SIMD * IN_BITS> x;
+        if (nf == 0) {
+            x = in.read();
+            inbuf[sf] = x;
+        } else {
+            x = inbuf[sf];
+        }
+        ap_uint<PE * OB> o = 0;
+        for (unsigned p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+            const ap_uint<SIMD> w = weights[p][nf * SF + sf];
+            ap_int<ACC_BITS> sum = (sf == 0) ? ap_int<ACC_BITS>(0) : acc[p];
+            for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+                const ap_uint<IN_BITS> raw = x.range(s * IN_BITS + IN_BITS - 1, s * IN_BITS);
+                ap_int<IN_BITS + 1> v;  // one extra bit: signed and unsigned alike, and -x fits
+                if (IN_SIGNED) v = ap_int<IN_BITS>(raw);
+                else v = raw;
+                sum += w[s] ? ap_int<IN_BITS + 2>(v) : ap_int<IN_BITS + 2>(-v);
+            }
+            acc[p] = sum;
+            if (THRESH) o[p] = sum >= thresh[p][nf];
+            else o.range(p * OB + OB - 1, p * OB) = ap_uint<OB>(sum);
+        }
+        if (sf == SF - 1) {
+            out.write(o);
+            sf = 0;
+            nf = (nf == NF - 1) ? 0 : nf + 1;
+        } else {
+            sf++;
+        }
+    }
+}
+
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED,
+          unsigned ACC_BITS, typename TT>
+void mvau_binw_thresh(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE> >& out,
+                      const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
+                      const TT thresh[PE][MH / PE], unsigned reps) {
+#pragma HLS INLINE
+    mvau_binw_impl<MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, ACC_BITS, true, TT>(in, out, weights, thresh, reps);
+}
+
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED,
+          unsigned ACC_BITS>
+void mvau_binw_dot(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * ACC_BITS> >& out,
+                   const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)], unsigned reps) {
+#pragma HLS INLINE
+    static const ap_int<1> none[PE][MH / PE] = {};
+    mvau_binw_impl<MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, ACC_BITS, false, ap_int<1> >(in, out, weights, none,
+                                                                                      reps);
+}
+
 }  // namespace hwflow
 
 #endif
