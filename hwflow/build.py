@@ -141,8 +141,7 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     sim = None
     if opts.rtlsim:
         from hwflow.sim import RtlSim
-        rng = np.random.default_rng(opts.stall_seed)
-        hw_bits = np.concatenate([bits, rng.integers(0, 2, bits.shape)])
+        hw_bits = np.concatenate([bits, _random_hw_inputs(df.layers[0], bits.shape, opts.stall_seed)])
         with progress.step("rtlsim each layer alone (random stalls, then full speed)"):
             layer_cycles = _check_layers(df, out / "rtl", hw_bits, opts.stall_seed)
         with progress.step(f"rtlsim the whole network on {len(hw_bits)} images (random stalls, then full speed)"):
@@ -165,6 +164,16 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     # written last: its presence marks a finished build
     (out / "report.json").write_text(json.dumps(report, indent=1))
     return report, df
+
+
+def _random_hw_inputs(first, shape, seed: int) -> np.ndarray:
+    """Uniformly random hardware inputs over the first layer's whole element range."""
+    rng = np.random.default_rng(seed)
+    b = first.in_elem_bits
+    if b == 1:
+        return rng.integers(0, 2, shape)
+    lo, hi = (-(1 << (b - 1)), 1 << (b - 1)) if getattr(first, "out_signed", True) else (0, 1 << b)
+    return rng.integers(lo, hi, shape)
 
 
 def _expect_equal(got: np.ndarray, want: np.ndarray, what: str, out: Path) -> None:
@@ -224,11 +233,13 @@ def make_report(model_path: Path, board: Board, clock: float, df: Dataflow, sim,
 def summary(report: dict) -> str:
     """The report as a few readable lines for the terminal."""
     net, res = report["network"], report["resources_estimate"]
-    rows = [f"{'layer':8} {'MWxMH':>11} {'PE':>5} {'SIMD':>5} {'cycles':>7} {'(sim)':>7} {'LUT':>7} {'BRAM18':>6}"]
+    rows = [f"{'layer':8} {'kind':7} {'shape':>18} {'PE':>4} {'SIMD':>4} {'cycles':>7} {'(sim)':>7} "
+            f"{'LUT':>7} {'BRAM18':>6}"]
     for lay in report["layers"]:
         simc = f"{lay['sim_cycles']:.0f}" if lay.get("sim_cycles") else "-"
-        rows.append(f"{lay['name']:8} {lay['mw']:>5}x{lay['mh']:<5} {lay['pe']:>5} {lay['simd']:>5} "
-                    f"{lay['est_cycles']:>7} {simc:>7} {lay['est_lut']:>7} {lay['est_bram18']:>6}")
+        rows.append(f"{lay['name']:8} {lay['kind']:7} {_shape(lay):>18} {lay.get('pe', '-'):>4} "
+                    f"{lay.get('simd', '-'):>4} {lay['est_cycles']:>7} {simc:>7} {lay['est_lut']:>7} "
+                    f"{lay['est_bram18']:>6}")
     rows.append(f"board {report['board']} ({report['part']}) at {report['clock_mhz']:g} MHz, folding: "
                 f"{report['folding']}")
     rows.append(f"estimated: {net['est_cycles_per_image']} cycles/image = {net['est_images_per_s']:,.0f} images/s; "
@@ -240,3 +251,11 @@ def summary(report: dict) -> str:
                     f"simulated at {net['rtlsim_cycles_per_s'] / 1e6:.1f} M cycles/s")
     rows.append("verified bit-exact: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in report["checks"].items()))
     return "\n".join(rows)
+
+
+def _shape(lay: dict) -> str:
+    if lay["kind"] == "MVAU":
+        return f"{lay['mw']}x{lay['mh']}" + (f" x{lay['vectors']}" if lay.get("vectors", 1) > 1 else "")
+    if lay["kind"] == "SWG":
+        return f"{lay['ifm_dim']}^2x{lay['ch']} k{lay['k']}"
+    return f"{lay['ifm_dim']}^2x{lay['ch']} /{lay['pool']}"

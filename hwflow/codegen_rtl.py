@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hwflow.dataflow import MVAU
+from hwflow.dataflow import MVAU, SWG, MaxPool
 
-CORES = ("hwflow_mvau.v", "hwflow_fifo.v", "hwflow_dwc.v")
+CORES = ("hwflow_mvau.v", "hwflow_fifo.v", "hwflow_dwc.v", "hwflow_swg.v", "hwflow_maxpool.v")
 FIFO_DEPTH = 4
 
 
@@ -51,17 +51,38 @@ class Stage:
     out_width: int
 
 
-def layer_stage(layer: MVAU) -> Stage:
+def layer_stage(layer) -> Stage:
+    if isinstance(layer, SWG):
+        return Stage(layer.name, "hwflow_swg", {"IFM_DIM": layer.ifm_dim, "IFM_CH": layer.ch, "K": layer.k,
+                     "STRIDE": layer.stride, "SIMD": layer.simd, "ELEM_BITS": layer.elem_bits},
+                     layer.in_width, layer.out_width)
+    if isinstance(layer, MaxPool):
+        return Stage(layer.name, "hwflow_maxpool", {"IFM_DIM": layer.ifm_dim, "CH": layer.ch, "POOL": layer.pool,
+                     "PE": layer.pe}, layer.in_width, layer.out_width)
     thr = layer.thresholds is not None
     params = {"MW": layer.mw, "MH": layer.mh, "SIMD": layer.simd, "PE": layer.pe,
-              "THRESH": int(thr), "ACC_W": layer.acc_bits, "TW": layer.thresh_bits,
+              "THRESH": int(thr), "IN_BITS": layer.in_bits, "IN_SIGNED": int(layer.in_signed),
+              "ACC_W": layer.acc_bits, "TW": layer.thresh_bits,
               "OUT_BITS": layer.out_bits, "WEIGHT_FILE": f'"{layer.name}_weights.mem"',
               "THRESH_FILE": f'"{layer.name}_thresh.mem"' if thr else '""',
               "RAM_STYLE": f'"{layer.ram_style}"'}
     return Stage(layer.name, "hwflow_mvau", params, layer.in_width, layer.out_width)
 
 
-def chain_stages(layers: list[MVAU], fifo_depth: int = FIFO_DEPTH) -> list[Stage]:
+def fifo_depth_for(layer, minimum: int = FIFO_DEPTH) -> int:
+    """A FIFO in front of `layer` deep enough that its bursty reads do not stall its producer.
+
+    An MVAU reads its input only during its first neuron fold: hold a whole input vector.
+    A sliding-window generator stops reading while it emits windows: hold a row of pixels.
+    """
+    if isinstance(layer, MVAU):
+        return max(minimum, layer.sf + 2)
+    if isinstance(layer, SWG):
+        return max(minimum, layer.ifm_dim * layer.ch // layer.simd + 2)
+    return minimum
+
+
+def chain_stages(layers: list, fifo_depth: int = FIFO_DEPTH) -> list[Stage]:
     """Layers with a width converter where widths differ and a FIFO between neighbours."""
     stages = []
     for i, layer in enumerate(layers):
@@ -70,10 +91,8 @@ def chain_stages(layers: list[MVAU], fifo_depth: int = FIFO_DEPTH) -> list[Stage
             if prev != layer.in_width:
                 stages.append(Stage(f"dwc{i}", "hwflow_dwc", {"IW": prev, "OW": layer.in_width},
                                     prev, layer.in_width))
-            # An MVAU reads its input only during its first neuron fold; a FIFO that holds a
-            # whole input vector lets the producer run on meanwhile, so neither stalls the other.
-            depth = max(fifo_depth, layer.sf + 2)
-            stages.append(Stage(f"fifo{i}", "hwflow_fifo", {"WIDTH": layer.in_width, "DEPTH": depth},
+            stages.append(Stage(f"fifo{i}", "hwflow_fifo", {"WIDTH": layer.in_width,
+                                                             "DEPTH": fifo_depth_for(layer, fifo_depth)},
                                 layer.in_width, layer.in_width))
         stages.append(layer_stage(layer))
     return stages
@@ -122,7 +141,7 @@ def write_rtl(layers: list[MVAU], out: Path, top: str = "hwflow_top", fifo_depth
     for core in CORES:
         with (rtl / core).open("rb") as src, open(out / core, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    for layer in layers:
+    for layer in (lay for lay in layers if isinstance(lay, MVAU)):
         (out / f"{layer.name}_weights.mem").write_text("\n".join(weight_words(layer)) + "\n")
         if layer.thresholds is not None:
             (out / f"{layer.name}_thresh.mem").write_text("\n".join(threshold_words(layer)) + "\n")

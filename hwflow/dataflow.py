@@ -63,7 +63,9 @@ class StreamLayer:
     out_signed = False
 
     def check_folding(self) -> None:
-        pass
+        width = getattr(self, "simd", None) or getattr(self, "pe", 1)
+        if self.ch % width:
+            raise HwflowError(f"layer {self.name}: {width} channels per beat must divide its {self.ch} channels")
 
 
 @dataclass
@@ -147,14 +149,15 @@ class MVAU(StreamLayer):
     def execute(self, x: np.ndarray) -> np.ndarray:
         """x: [N, vectors*MW] bits or integers -> [N, vectors*MH] bits or integers (int64)."""
         n = len(x)
-        x = np.asarray(x, dtype=np.int64).reshape(n * self.vectors, self.mw)
-        w = self.weights.astype(np.int64)
+        # float64 matmuls are exact here (|sums| << 2^53) and run on BLAS, unlike int64 ones
+        x = np.asarray(x, dtype=np.float64).reshape(n * self.vectors, self.mw)
+        w = self.weights.astype(np.float64)
         if self.in_bits == 1:
             # matches = x.w + (1-x).(1-w); the dot product is 2*matches - MW
-            acc = x @ w.T + (1 - x) @ (1 - w).T
+            acc = np.rint(x @ w.T + (1 - x) @ (1 - w).T).astype(np.int64)
             dot = 2 * acc - self.mw
         else:
-            acc = dot = x @ (2 * w - 1).T
+            acc = dot = np.rint(x @ (2 * w - 1).T).astype(np.int64)
         y = dot if self.thresholds is None else (acc >= self.thresholds[None, :]).astype(np.int64)
         return y.reshape(n, self.vectors * self.mh)
 
@@ -199,6 +202,7 @@ class SWG(StreamLayer):
     stride: int = 1
     simd: int = 1
     elem_bits: int = 1
+    signed: bool = True               # multi-bit elements are two's complement
 
     kind = "SWG"
 
@@ -213,7 +217,7 @@ class SWG(StreamLayer):
 
     @property
     def out_signed(self) -> bool:
-        return self.elem_bits > 1
+        return self.elem_bits > 1 and self.signed
 
     def cycles(self) -> int:
         return max(self.ifm_dim ** 2, self.ofm_dim ** 2 * self.k ** 2) * self.ch // self.simd
@@ -232,7 +236,7 @@ class SWG(StreamLayer):
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "name": self.name, "ifm_dim": self.ifm_dim, "ch": self.ch, "k": self.k,
-                "stride": self.stride, "simd": self.simd, "elem_bits": self.elem_bits}
+                "stride": self.stride, "simd": self.simd, "elem_bits": self.elem_bits, "signed": self.signed}
 
 
 @dataclass
@@ -298,7 +302,7 @@ class Dataflow:
     def run_head(self, x: np.ndarray) -> np.ndarray:
         """Float model inputs [N, *input_shape] -> the hardware's input elements [N, E]
         (images go NCHW -> NHWC: the hardware streams pixels, channels innermost)."""
-        h = _run_batched(self.head, x)
+        h = _run_batched(self.head, np.asarray(x, dtype=np.float32))
         if h.ndim == 4:
             h = h.transpose(0, 2, 3, 1)
         return np.rint(h.reshape(len(x), -1)).astype(np.int64)
@@ -444,7 +448,7 @@ class _Lowering:
         t = _thresholds(m, mt)
         if bits == 1:  # the graph thresholds dot = 2*pc - MW; the hardware counts pc
             t = np.clip(np.ceil((t + w_hw.shape[1]) / 2), 0, w_hw.shape[1] + 1).astype(np.int64)
-        swg = SWG(f"swg{len(self.mvaus)}", dim, ic, k, 1, 1, bits)
+        swg = SWG(f"swg{len(self.mvaus)}", dim, ic, k, 1, 1, bits, dt.signed())
         self.layers += [swg, MVAU(name, w_hw, t, in_bits=bits, in_signed=dt.signed(), vectors=swg.ofm_dim ** 2,
                                   simd_base=ic)]
         self.shape = (oc, swg.ofm_dim, swg.ofm_dim)

@@ -7,7 +7,7 @@ from math import ceil
 from pathlib import Path
 
 from hwflow.boards import Board
-from hwflow.dataflow import Dataflow, divisors
+from hwflow.dataflow import Dataflow, divisors, tie_widths
 from hwflow.errors import HwflowError
 
 # Bits per cycle the host can stream into the accelerator (DMA through the PS's HP ports).
@@ -19,12 +19,13 @@ LUT_PER_BRAM18 = 190
 def fold_layer(layer, target_cycles: int, max_simd: int | None = None) -> None:
     """The cheapest (estimated LUTs) PE/SIMD whose cycles meet the target; the fastest allowed if none does."""
     best = None
-    simds = [d for d in divisors(layer.mw) if max_simd is None or d <= max_simd] or [1]
+    base = layer.simd_base or layer.mw
+    simds = [d for d in divisors(layer.mw) if base % d == 0 and (max_simd is None or d <= max_simd)] or [1]
     for simd in simds:
         for pe in divisors(layer.mh):
-            if (layer.mh // pe) * (layer.mw // simd) > target_cycles:
-                continue
             layer.pe, layer.simd = pe, simd
+            if layer.cycles() > target_cycles:
+                continue
             res = layer.resources()
             cost = (res["lut"] + LUT_PER_BRAM18 * res["bram18"], -simd)
             if best is None or cost < best[0]:
@@ -34,8 +35,10 @@ def fold_layer(layer, target_cycles: int, max_simd: int | None = None) -> None:
 
 def fold_to_cycles(df: Dataflow, target_cycles: int, max_in_width: int | None = None) -> None:
     """Fold every layer to the target; `max_in_width` caps the first layer's input stream."""
-    for i, layer in enumerate(df.layers):
-        fold_layer(layer, max(1, int(target_cycles)), max_in_width if i == 0 else None)
+    for layer in df.mvaus:
+        cap = max_in_width // layer.in_bits if max_in_width and layer is df.layers[0] else None
+        fold_layer(layer, max(1, int(target_cycles)), cap)
+    tie_widths(df.layers)
 
 
 def fold_to_fps(df: Dataflow, fps: float, clock_mhz: float) -> None:
@@ -51,11 +54,12 @@ def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5, bram_f
     converter).  Returns the target cycles per image that was chosen.
     """
     io_bits = IO_BITS[board.ps]
-    io_cycles = ceil(df.layers[0].mw / io_bits)
+    first = df.layers[0]
+    io_cycles = ceil(first.in_elems * first.in_elem_bits / io_bits)
     def fits() -> bool:
         res = df.resources()
         return res["lut"] <= lut_fraction * board.lut and res["bram18"] <= bram_fraction * board.bram18
-    lo, hi = io_cycles, max(io_cycles, max(lay.mw * lay.mh for lay in df.layers))
+    lo, hi = io_cycles, max(io_cycles, max(lay.vectors * lay.mw * lay.mh for lay in df.mvaus))
     while lo < hi:  # smallest target whose estimate fits the budget (resources fall as cycles rise)
         mid = (lo + hi) // 2
         fold_to_cycles(df, mid, io_bits)
@@ -81,7 +85,7 @@ def apply_folding_file(df: Dataflow, path: Path) -> None:
     spec = spec.get("layers", spec) if isinstance(spec, dict) else None
     if not isinstance(spec, dict):
         raise HwflowError(f"folding file {path}: expected an object mapping layer names to {{\"pe\", \"simd\"}}")
-    by_name = {lay.name: lay for lay in df.layers}
+    by_name = {lay.name: lay for lay in df.mvaus}
     for name, cfg in spec.items():
         if name not in by_name:
             raise HwflowError(f"folding file {path}: unknown layer '{name}'; layers are {', '.join(by_name)}")
@@ -91,9 +95,10 @@ def apply_folding_file(df: Dataflow, path: Path) -> None:
         layer.ram_style = cfg.get("ram_style", layer.ram_style)
         if layer.ram_style not in ("auto", "block", "distributed"):
             raise HwflowError(f"folding file {path}: layer {name}: ram_style must be auto, block or distributed")
+    tie_widths(df.layers)
     for layer in df.layers:
         layer.check_folding()
 
 
 def folding_json(df: Dataflow) -> dict:
-    return {lay.name: {"pe": lay.pe, "simd": lay.simd, "ram_style": lay.ram_style} for lay in df.layers}
+    return {lay.name: {"pe": lay.pe, "simd": lay.simd, "ram_style": lay.ram_style} for lay in df.mvaus}

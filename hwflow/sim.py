@@ -35,7 +35,7 @@ class SimResult:
 class RtlSim:
     """A compiled Verilator model of a chain of layers (one layer or a whole network)."""
 
-    def __init__(self, layers: list[MVAU], rtl_dir: Path, top: str = "hwflow_top",
+    def __init__(self, layers: list, rtl_dir: Path, top: str = "hwflow_top",
                  obj_dir: Path | None = None, write: bool = True):
         self.layers, self.rtl_dir, self.top = layers, Path(rtl_dir), top
         if write:
@@ -49,13 +49,13 @@ class RtlSim:
         first, last = self.layers[0], self.layers[-1]
         bits = np.asarray(bits, dtype=np.int64)
         n = len(bits)
-        beats = rtlsim.pack_beats(bits, first.in_bits, first.in_width // first.in_bits)
+        beats = rtlsim.pack_beats(bits, first.in_elem_bits, first.in_epb)
         t0 = time.perf_counter()
         out, stats = rtlsim.run_sim(
-            self.exe, beats, n, first.sf, last.nf, out_width=last.out_width, seed=seed,
+            self.exe, beats, n, first.in_beats, last.out_beats, out_width=last.out_width, seed=seed,
             p_in=p_in, p_out=p_out, cwd=self.rtl_dir)
         seconds = time.perf_counter() - t0
-        ints = rtlsim.unpack_beats(out, last.out_bits, last.pe, last.mh, signed=last.out_signed)
+        ints = rtlsim.unpack_beats(out, last.out_elem_bits, last.out_epb, last.out_elems, signed=last.out_signed)
         return SimResult(ints, _initiation_interval(stats["last_out"]),
                          int(stats["last_out"][0] - stats["first_in"][0]) + 1,
                          int(stats["cycles"]), seconds)
