@@ -17,7 +17,7 @@ def randomise_batchnorm(model: torch.nn.Module, seed: int, ties: bool = True) ->
     exact ties (mean on an even integer, beta = 0, so BN output is exactly 0)."""
     g = torch.Generator().manual_seed(seed)
     for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm1d):
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             c = m.num_features
             m.weight.data = torch.randn(c, generator=g)
             m.weight.data[::7] = 0.0

@@ -19,6 +19,7 @@ CASES = [
                                "mvau2": {"pe": 2, "simd": 12}}),
     ("tfc-w1a1", None),
     ("sfc-w1a1", None),
+    ("cnv-small-w1a1", None),
 ]
 
 
@@ -31,7 +32,9 @@ def test_build_and_sim_match_qonnx(name, folding, tmp_path):
     if folding:
         fold_file = tmp_path / "folding.json"
         fold_file.write_text(json.dumps(folding))
-    res = build(path, tmp_path / "build", BuildOptions(folding=fold_file, verify_images=300), quiet=True)
+    conv = name.startswith("cnv")
+    res = build(path, tmp_path / "build", BuildOptions(folding=fold_file, verify_images=100 if conv else 300),
+                quiet=True)
     rep = res.report
     assert rep["verified"] is True
     net = rep["network"]
@@ -40,7 +43,7 @@ def test_build_and_sim_match_qonnx(name, folding, tmp_path):
     for lay in rep["layers"]:
         assert abs(lay["est_cycles"] - lay["sim_cycles"]) <= 0.1 * lay["sim_cycles"], lay["name"]
     # fresh inputs through `hwflow sim`'s code path, with stalls, against qonnx execution of the original
-    x = random_images(res.dataflow.input_shape, 1000, seed=99)
+    x = random_images(res.dataflow.input_shape, 100 if conv else 1000, seed=99)
     golden = export.run_qonnx(export.load_qonnx(path), x)
     y, info = simulate_build(res.out, x, stalls=True)
     np.testing.assert_allclose(y, golden, atol=1e-5)

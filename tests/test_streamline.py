@@ -12,7 +12,7 @@ from hwflow.streamline import PASSES, streamline
 
 from conftest import make_model, random_images
 
-MODELS = ["mlp-w1a1", "tfc-w1a1", "mlp-w1a1:64-100-36-10"]
+MODELS = ["mlp-w1a1", "tfc-w1a1", "mlp-w1a1:64-100-36-10", "cnv-small-w1a1"]
 
 
 def bit_activations(model, x):
@@ -33,7 +33,7 @@ def bit_activations(model, x):
 def test_each_pass_preserves_outputs(name, tmp_path):
     net, path = make_model(name, tmp_path, seed=3)
     model = export.load_qonnx(path)
-    x = random_images(net_shape(model), 300, seed=1)
+    x = random_images(net_shape(model), 100 if name.startswith("cnv") else 300, seed=1)
     before = export.run_qonnx(model, x)
     acts_before = bit_activations(model, x)
     assert exact_ties(model, x) > 0, "the test data must hit sign(0) ties"
@@ -65,9 +65,14 @@ def test_streamlined_form(name, tmp_path):
     ops = [n.op_type for n in model.graph.node]
     assert "BatchNormalization" not in ops and "BipolarQuant" not in ops and "Gemm" not in ops
     xnors = [n for n in model.graph.node if n.op_type == "XnorPopcountMatMul"]
-    assert len(xnors) == len(name.split(":")[-1].split("-")) - 1 if ":" in name else len(xnors) >= 3
+    if ":" in name:
+        assert len(xnors) == len(name.split(":")[-1].split("-")) - 1
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert all(np.all(np.abs(model.get_initializer(c.input[1])) == 1) for c in convs)
+    assert len(xnors) + len(convs) >= 3
     for n in model.graph.node:
-        if n.op_type == "MultiThreshold" and model.find_producer(n.input[0]).op_type == "XnorPopcountMatMul":
+        prod = model.find_producer(n.input[0])
+        if n.op_type == "MultiThreshold" and prod is not None and prod.op_type == "XnorPopcountMatMul":
             t = model.get_initializer(n.input[1])
             k = model.get_initializer(model.find_producer(n.input[0]).input[1]).shape[0]
             assert np.array_equal(t, np.round(t)) and t.min() >= 0 and t.max() <= k + 1
@@ -102,3 +107,16 @@ def test_negative_scale_flips_weights(tmp_path):
     df = lower(streamline(model))
     flipped = set(np.flatnonzero(np.any(df.layers[0].weights != w_exported, axis=1)))
     assert flipped and flipped <= negative
+
+
+def test_cnv_dataflow_matches_qonnx(tmp_path):
+    """CNV-w1a1 (8-bit input layer, six convs, two max-pools, three FCs) lowered to SWG/MVAU/max-pool
+    layers computes exactly what its QONNX model computes."""
+    _, path = make_model("cnv-w1a1", tmp_path, seed=2)
+    model = export.load_qonnx(path)
+    df = lower(streamline(model))
+    kinds = [lay.kind for lay in df.layers]
+    assert kinds.count("SWG") == 6 and kinds.count("MaxPool") == 2 and kinds.count("MVAU") == 9
+    assert df.layers[1].in_bits == 8
+    x = random_images(df.input_shape, 40, seed=3)
+    np.testing.assert_allclose(df.execute(x), export.run_qonnx(model, x), atol=1e-5)
