@@ -33,7 +33,8 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -q -m slow
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_tfc.py
+	$(PY) benchmarks/bench_build.py --zoo tfc-w1a1
+	$(PY) benchmarks/bench_build.py --zoo cnv-w1a1 --images 200 --verify-images 100
 
 clean:
 	rm -rf build runs .pytest_cache

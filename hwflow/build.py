@@ -141,7 +141,7 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     sim = None
     if opts.rtlsim:
         from hwflow.sim import RtlSim
-        hw_bits = np.concatenate([bits, _random_hw_inputs(df.layers[0], bits.shape, opts.stall_seed)])
+        hw_bits = np.concatenate([bits, random_hw_inputs(df.layers[0], bits.shape, opts.stall_seed)])
         with progress.step("rtlsim each layer alone (random stalls, then full speed)"):
             layer_cycles = _check_layers(df, out / "rtl", hw_bits, opts.stall_seed)
         with progress.step(f"rtlsim the whole network on {len(hw_bits)} images (random stalls, then full speed)"):
@@ -166,7 +166,7 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     return report, df
 
 
-def _random_hw_inputs(first, shape, seed: int) -> np.ndarray:
+def random_hw_inputs(first, shape, seed: int) -> np.ndarray:
     """Uniformly random hardware inputs over the first layer's whole element range."""
     rng = np.random.default_rng(seed)
     b = first.in_elem_bits

@@ -143,8 +143,10 @@ def synthesize_layers(build_dir: Path, *, family: str | None = None, jobs: int =
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
         est = {f"est_{k}": v for k, v in layer.resources().items()}
-        jobs_list.append(({"layer": layer.name, "pe": layer.pe, "simd": layer.simd, "ram_style": layer.ram_style,
-                           **est}, top, ["hwflow_mvau.v", f"{top}.v"]))
+        meta = {"layer": layer.name, "kind": layer.kind, **{k: getattr(layer, k) for k in ("pe", "simd", "ram_style")
+                                                             if hasattr(layer, k)}, **est}
+        # all cores: read with -defer, the ones the wrapper does not instantiate cost nothing
+        jobs_list.append((meta, top, [*CORES, f"{top}.v"]))
     if include_top:
         est = {f"est_{k}": v for k, v in df.resources().items()}
         jobs_list.append(({"layer": "top", **est}, "hwflow_top", [*CORES, "hwflow_top.v"]))

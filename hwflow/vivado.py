@@ -48,11 +48,11 @@ def stream_config(build_dir: Path) -> dict:
     first, last = df.layers[0], df.layers[-1]
     return {
         "in_width": first.in_width, "in_width_padded": padded_width(first.in_width),
-        "in_elems": first.mw, "in_elem_bits": first.in_bits, "in_elems_per_beat": first.simd,
-        "in_beats_per_image": first.sf,
+        "in_elems": first.in_elems, "in_elem_bits": first.in_elem_bits, "in_elems_per_beat": first.in_epb,
+        "in_beats_per_image": first.in_beats,
         "out_width": last.out_width, "out_width_padded": padded_width(last.out_width),
-        "out_elems": last.mh, "out_elem_bits": last.out_bits, "out_elems_per_beat": last.pe,
-        "out_beats_per_image": last.nf, "out_signed": bool(last.out_signed),
+        "out_elems": last.out_elems, "out_elem_bits": last.out_elem_bits, "out_elems_per_beat": last.out_epb,
+        "out_beats_per_image": last.out_beats, "out_signed": bool(last.out_signed),
         "input_shape": list(df.input_shape),
     }
 

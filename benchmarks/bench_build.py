@@ -1,9 +1,9 @@
-"""Benchmark: TFC-w1a1 on Pynq-Z1 at the default folding.
+"""Benchmark: build a zoo model (default TFC-w1a1) for a board at its default folding.
 
 Prints the build time (QONNX -> verified rtlsim), the simulator's speed, and the
 simulated hardware's images/s and latency at the board clock.  Numbers, not asserts.
 
-    python benchmarks/bench_tfc.py [MODEL.onnx] [--images N]
+    python benchmarks/bench_build.py [--zoo tfc-w1a1 | --onnx MODEL.onnx] [--board Pynq-Z1] [--images N]
 """
 
 from __future__ import annotations
@@ -16,30 +16,34 @@ from pathlib import Path
 import numpy as np
 
 from hwflow import export, zoo
-from hwflow.build import DEFAULT_MODEL, BuildOptions, build
+from hwflow.build import DEFAULT_MODEL, BuildOptions, random_hw_inputs, build
 from hwflow.sim import RtlSim
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model", nargs="?", help="QONNX model (default: the bundled TFC-w1a1, else a random one)")
+    ap.add_argument("--onnx", help="a QONNX model to build instead of a zoo model")
+    ap.add_argument("--zoo", default="tfc-w1a1", help="zoo model (random weights; the bundled trained "
+                    "TFC-w1a1 for tfc-w1a1)")
     ap.add_argument("--board", default="Pynq-Z1")
     ap.add_argument("--images", type=int, default=20000, help="images for the simulator-speed run")
+    ap.add_argument("--verify-images", type=int, default=1000, help="images for the build's own checks")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        model = Path(a.model) if a.model else DEFAULT_MODEL
-        if not model.exists():
+        model = Path(a.onnx) if a.onnx else (DEFAULT_MODEL if a.zoo == "tfc-w1a1" else None)
+        if model is None or not model.exists():
             import torch
             torch.manual_seed(0)
-            model = export.export_brevitas(zoo.build_model("tfc-w1a1").eval(), zoo.input_shape("tfc-w1a1"),
-                                           tmp / "tfc.onnx")
+            model = export.export_brevitas(zoo.build_model(a.zoo).eval(), zoo.input_shape(a.zoo),
+                                           tmp / f"{a.zoo}.onnx")
         t0 = time.perf_counter()
-        res = build(model, tmp / "build", BuildOptions(board=a.board), quiet=True)
+        res = build(model, tmp / "build", BuildOptions(board=a.board, verify_images=a.verify_images), quiet=True)
         build_s = time.perf_counter() - t0
         net = res.report["network"]
         rtl = RtlSim(res.dataflow.layers, res.out / "rtl")
-        bits = np.random.default_rng(0).integers(0, 2, (a.images, res.dataflow.layers[0].mw))
+        first = res.dataflow.layers[0]
+        bits = random_hw_inputs(first, (a.images, first.in_elems), 0)
         big = rtl.run(bits)
         clock = res.report["clock_mhz"]
         print(f"model                      {model}")
