@@ -38,7 +38,7 @@ def main() -> None:
             model = export.export_brevitas(zoo.build_model(a.zoo).eval(), zoo.input_shape(a.zoo),
                                            tmp / f"{a.zoo}.onnx")
         t0 = time.perf_counter()
-        res = build(model, tmp / "build", BuildOptions(board=a.board, verify_images=a.verify_images), quiet=True)
+        res = build(model, tmp / "build", BuildOptions(board=a.board, verify_images=a.verify_images, synth="none"), quiet=True)
         build_s = time.perf_counter() - t0
         net = res.report["network"]
         rtl = RtlSim(res.dataflow.layers, res.out / "rtl")

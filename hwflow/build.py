@@ -35,6 +35,8 @@ class BuildOptions:
     rtlsim: bool = True
     stall_seed: int = 1
     clock_mhz: float | None = None
+    synth: str = "top"             # Yosys: "top", "layers" (each layer and the top) or "none"
+    backend: str = "rtl"           # "rtl" (Verilog, checked in Verilator) or "hls" (HLS C++, checked by g++ C-sim)
 
 
 @dataclass
@@ -86,7 +88,12 @@ def build(model_path: Path | None, out: Path, opts: BuildOptions = BuildOptions(
     board = get_board(opts.board)
     clock = opts.clock_mhz or board.clock_mhz
     model_path = Path(model_path) if model_path else _default_model()
-    progress = Progress(7 if opts.rtlsim else 6, quiet)
+    if opts.synth not in ("top", "layers", "none"):
+        raise HwflowError(f"--synth must be top, layers or none, not '{opts.synth}'")
+    if opts.backend not in ("rtl", "hls"):
+        raise HwflowError(f"--backend must be rtl or hls, not '{opts.backend}'")
+    n_steps = 5 + (2 if opts.rtlsim and opts.backend == "rtl" else 1) + (opts.synth != "none") + 2
+    progress = Progress(n_steps, quiet)
     out = Path(out)
     failed = out.with_name(out.name + ".partial")
     for old in (out, failed):
@@ -138,8 +145,10 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
             layer.check_folding()
         df.save(out)
         (out / "folding.json").write_text(json.dumps(folding_json(df), indent=1))
-    sim = None
-    if opts.rtlsim:
+    sim, layer_cycles = None, None
+    if opts.backend == "hls":
+        _hls_steps(df, out, board, clock, bits, opts, progress, verified)
+    if opts.rtlsim and opts.backend == "rtl":
         from hwflow.sim import RtlSim
         hw_bits = np.concatenate([bits, random_hw_inputs(df.layers[0], bits.shape, opts.stall_seed)])
         with progress.step("rtlsim each layer alone (random stalls, then full speed)"):
@@ -152,18 +161,81 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
             sim = rtl.run(hw_bits)
             _expect_equal(sim.outputs, want, "the whole network", out)
             verified["rtlsim_vs_dataflow"] = True
-            golden_ints = df.execute_hw(bits)
-            verified["rtlsim_vs_qonnx"] = bool(np.array_equal(sim.outputs[:len(bits)], golden_ints) and np.max(
-                np.abs(df.run_tail(sim.outputs[:len(bits)]) - golden)) <= FLOAT_TOL)
+            verified["rtlsim_vs_qonnx"] = bool(np.max(np.abs(df.run_tail(sim.outputs[:len(bits)]) - golden))
+                                               <= FLOAT_TOL)
     else:
         from hwflow.codegen_rtl import write_rtl
         with progress.step("generate RTL"):
             write_rtl(df.layers, out / "rtl")
-    report = make_report(model_path, board, clock, df, sim, verified, progress.times, how,
-                         layer_cycles if opts.rtlsim else None)
-    # written last: its presence marks a finished build
+    report = make_report(model_path, board, clock, df, sim, verified, progress.times, how, layer_cycles,
+                         opts.backend)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    if opts.synth != "none":
+        with progress.step(f"synthesize with Yosys ({'each layer and ' if opts.synth == 'layers' else ''}the top)"):
+            _synth_step(out, board, report, opts.synth)
+    _board_steps(out, board, report, progress)
+    report["step_seconds"] = progress.times
+    # rewritten last: a report.json with "finished": true marks a finished build
+    report["finished"] = True
     (out / "report.json").write_text(json.dumps(report, indent=1))
     return report, df
+
+
+def _synth_step(out: Path, board: Board, report: dict, mode: str) -> None:
+    """Yosys counts for the top (and each layer), then the fit check against the board."""
+    from hwflow.codegen_rtl import CORES
+    from hwflow.synth import family_for_part, fit_check, synthesize, synthesize_layers
+    family = family_for_part(board.part)
+    if mode == "layers":
+        rows = synthesize_layers(out, family=family)
+        top = rows.pop()
+        for lay, row in zip(report["layers"], rows):
+            lay["synth"] = {k: row[k] for k in ("lut", "ff", "bram18", "dsp")}
+    else:
+        top = synthesize(out / "rtl", "hwflow_top", [*CORES, "hwflow_top.v"], family)
+    counts = {k: top[k] for k in ("lut", "ff", "bram18", "dsp", "carry")}
+    report["resources_synth"] = {**counts, "tool": "yosys synth_xilinx", "family": family,
+                                 "seconds": top["seconds"], "fits": True}
+    fit_check(counts, board)
+
+
+def _board_steps(out: Path, board: Board, report: dict, progress: Progress) -> None:
+    """The Vivado project (run when Vivado is installed) and the PYNQ deployment package."""
+    from hwflow.deploy import write_deploy
+    from hwflow.vivado import run_vivado, write_vivado_project
+    with progress.step("Vivado project (bitstream when Vivado is installed)"):
+        write_vivado_project(out, board)
+        built = run_vivado(out)
+        report["bitstream"] = str(out / "deploy" / "hwflow.bit") if built else None
+        if not built and not progress.quiet:
+            print(f"      Vivado not found: the project is in {out / 'vivado'}; make the bitstream with "
+                  f"`{out / 'vivado' / 'run.sh'}` where Vivado is installed", file=sys.stderr)
+    with progress.step("PYNQ deployment package"):
+        write_deploy(out)
+        report["deploy"] = str(out / "deploy.zip")
+
+
+def _hls_steps(df: Dataflow, out: Path, board: Board, clock: float, bits: np.ndarray, opts: BuildOptions,
+               progress: Progress, verified: dict) -> None:
+    """HLS C++ for every layer and the network, checked by g++ C-simulation; Vitis HLS when installed."""
+    import shutil as _shutil
+    import subprocess
+
+    from hwflow.cppsim import CppSim
+    from hwflow.dataflow import MVAU
+    if not all(isinstance(lay, MVAU) for lay in df.layers):
+        raise HwflowError("--backend hls supports binary MLPs for now (no conv layers); use --backend rtl")
+    with progress.step(f"HLS C++ and its C-simulation on {len(bits)} images"):
+        csim = CppSim(df.layers, out / "hls")
+        _expect_equal(csim.run(bits), df.execute_hw(bits), "the HLS C-simulation", out)
+        verified["cppsim_vs_dataflow"] = True
+        if _shutil.which("vitis_hls"):
+            r = subprocess.run(["vitis_hls", "-f", "hwflow_top.tcl"], cwd=out / "hls", capture_output=True, text=True)
+            if r.returncode != 0:
+                raise HwflowError(f"Vitis HLS failed (exit {r.returncode}); see {out / 'hls'}")
+        elif not progress.quiet:
+            print(f"      Vitis HLS not found: the HLS project is in {out / 'hls'}; synthesize it with "
+                  f"`cd {out / 'hls'} && vitis_hls -f hwflow_top.tcl` where Vitis is installed", file=sys.stderr)
 
 
 def random_hw_inputs(first, shape, seed: int) -> np.ndarray:
@@ -205,7 +277,7 @@ def _default_model() -> Path:
 
 
 def make_report(model_path: Path, board: Board, clock: float, df: Dataflow, sim, verified: dict,
-                times: dict, folding: str, layer_cycles: list | None = None) -> dict:
+                times: dict, folding: str, layer_cycles: list | None = None, backend: str = "rtl") -> dict:
     est = df.cycles()
     res = df.resources()
     layers = []
@@ -225,7 +297,9 @@ def make_report(model_path: Path, board: Board, clock: float, df: Dataflow, sim,
         "folding": folding, "layers": layers, "network": net,
         "resources_estimate": {**res, "board_lut": board.lut, "board_ff": board.ff,
                                "board_bram18": board.bram18, "fits": fits},
-        "verified": bool(verified) and all(verified.values()) and "rtlsim_vs_dataflow" in verified,
+        "backend": backend,
+        "verified": bool(verified) and all(verified.values()) and (
+            "rtlsim_vs_dataflow" in verified or "cppsim_vs_dataflow" in verified),
         "checks": verified, "step_seconds": times,
     }
 
@@ -249,6 +323,12 @@ def summary(report: dict) -> str:
         rows.append(f"rtlsim:    {net['sim_cycles_per_image']:.1f} cycles/image = {net['images_per_s']:,.0f} "
                     f"images/s, latency {net['sim_latency_cycles']} cycles = {net['latency_us']:.2f} us, "
                     f"simulated at {net['rtlsim_cycles_per_s'] / 1e6:.1f} M cycles/s")
+    syn = report.get("resources_synth")
+    if syn:
+        rows.append(f"yosys:     LUT {syn['lut']:,}/{res['board_lut']:,}, FF {syn['ff']:,}/{res['board_ff']:,}, "
+                    f"BRAM18 {syn['bram18']}/{res['board_bram18']}, DSP {syn['dsp']} (fits; {syn['seconds']:.0f} s)")
+    rows.append(f"bitstream: {report['bitstream']}" if report.get("bitstream") else
+                "bitstream: not built (no Vivado here); project in vivado/, run vivado/run.sh")
     rows.append("verified bit-exact: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in report["checks"].items()))
     return "\n".join(rows)
 

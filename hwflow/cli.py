@@ -20,13 +20,14 @@ def _cmd_train(a) -> None:
 def _cmd_build(a) -> None:
     from hwflow.build import BuildOptions, build, summary
     opts = BuildOptions(board=a.board, target_fps=a.target_fps, folding=a.folding,
-                        verify_images=a.verify_images, rtlsim=not a.no_rtlsim, clock_mhz=a.clock_mhz)
+                        verify_images=a.verify_images, rtlsim=not a.no_rtlsim, clock_mhz=a.clock_mhz,
+                        synth=a.synth, backend=a.backend)
     if a.model is not None and not Path(a.model).exists():
         raise HwflowError(f"model file not found: {a.model}")
     out = Path(a.out) if a.out else Path("build") / (Path(a.model).parent.name if a.model else "tfc-w1a1-digits")
     result = build(a.model, out, opts)
     print(summary(result.report))
-    print(f"build written to {result.out} (report.json, rtl/, folding.json)")
+    print(f"build written to {result.out} (report.json, rtl/, vivado/, deploy.zip, folding.json)")
 
 
 def _cmd_sim(a) -> None:
@@ -39,8 +40,11 @@ def _cmd_sim(a) -> None:
         raise HwflowError(f"input file not found: {a.input}") from None
     except ValueError as e:
         raise HwflowError(f"cannot read {a.input} as a .npy array: {e}") from None
-    y, info = simulate_build(Path(a.build_dir), x, raw=a.raw, stalls=a.stalls)
+    y, info = simulate_build(Path(a.build_dir), x, raw=a.raw, stalls=a.stalls, mode=a.mode)
     np.save(a.output, y)
+    if a.mode == "cppsim":
+        print(f"{len(x)} images through the HLS C-simulation; outputs {y.shape} -> {a.output}")
+        return
     print(f"{len(x)} images: {info['cycles_per_image']:.1f} cycles/image, latency {info['latency_cycles']} cycles, "
           f"{info['images_per_s']:,.0f} images/s at {info['clock_mhz']:g} MHz; outputs {y.shape} -> {a.output}")
 
@@ -83,6 +87,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--clock-mhz", type=float, help="override the board's default clock")
     b.add_argument("--verify-images", type=int, default=1000, help="random inputs for the checks (default 1000)")
     b.add_argument("--no-rtlsim", action="store_true", help="skip Verilator (generate RTL only, not verified)")
+    b.add_argument("--synth", choices=("top", "layers", "none"), default="top",
+                   help="Yosys resource counts and the fit check: the top (default), each layer too, or none")
+    b.add_argument("--backend", choices=("rtl", "hls"), default="rtl",
+                   help="rtl: Verilog checked in Verilator (default); hls: HLS C++ checked by g++ C-simulation")
     b.set_defaults(func=_cmd_build)
 
     s = sub.add_parser("sim", help="run a build's RTL in Verilator on your inputs")
@@ -91,6 +99,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--output", required=True, help=".npy to write the model outputs to")
     s.add_argument("--raw", action="store_true", help="write the hardware's integer outputs, not the float tail's")
     s.add_argument("--stalls", action="store_true", help="random valid/ready stalls (slower; for checking)")
+    s.add_argument("--mode", choices=("rtlsim", "cppsim"), default="rtlsim",
+                   help="rtlsim: the Verilog in Verilator (default); cppsim: the HLS C++ (a --backend hls build)")
     s.set_defaults(func=_cmd_sim)
 
     sub.add_parser("boards", help="list supported boards").set_defaults(func=_cmd_boards)

@@ -71,7 +71,8 @@ def _initiation_interval(last_out) -> float:
     return float(last_out[-1] - last_out[start]) / (n - 1 - start)
 
 
-def simulate_build(build_dir: Path, x: np.ndarray, *, raw: bool = False, stalls: bool = False):
+def simulate_build(build_dir: Path, x: np.ndarray, *, raw: bool = False, stalls: bool = False,
+                   mode: str = "rtlsim"):
     """Run model inputs through a build's RTL: host head, Verilator, host tail.
 
     Returns (outputs, info) where outputs are the model's outputs (or the
@@ -88,6 +89,8 @@ def simulate_build(build_dir: Path, x: np.ndarray, *, raw: bool = False, stalls:
                           "run `python -m hwflow build` first")
     df = Dataflow.load(build_dir)
     report = json.loads((build_dir / "report.json").read_text())
+    if not report.get("finished"):
+        raise HwflowError(f"{build_dir} is an unfinished or failed hwflow build: run `python -m hwflow build` again")
     x = np.asarray(x)
     given = tuple(x.shape)
     if x.ndim == len(df.input_shape):
@@ -95,10 +98,18 @@ def simulate_build(build_dir: Path, x: np.ndarray, *, raw: bool = False, stalls:
     if tuple(x.shape[1:]) != tuple(df.input_shape) or len(x) == 0:
         raise HwflowError(f"input has shape {given}; this build takes "
                           f"[N, {', '.join(map(str, df.input_shape))}] (N >= 1 images)")
-    rtl = RtlSim(df.layers, build_dir / "rtl", write=False)
-    p = 0.7 if stalls else 1.0
-    res = rtl.run(df.run_head(x.astype(np.float32)), seed=1, p_in=p, p_out=p)
     clock = report["clock_mhz"]
-    info = {"cycles_per_image": res.cycles_per_image, "latency_cycles": res.latency_cycles,
-            "clock_mhz": clock, "images_per_s": clock * 1e6 / res.cycles_per_image if len(x) > 1 else float("nan")}
-    return (res.outputs if raw else df.run_tail(res.outputs)), info
+    if mode == "cppsim":  # the HLS C++ compiled with g++: outputs only, no cycles
+        from hwflow.cppsim import CppSim
+        outputs = CppSim(df.layers, build_dir / "hls").run(df.run_head(x))
+        info = {"cycles_per_image": float("nan"), "latency_cycles": 0, "clock_mhz": clock, "images_per_s": float("nan")}
+    elif mode == "rtlsim":
+        rtl = RtlSim(df.layers, build_dir / "rtl", write=False)
+        p = 0.7 if stalls else 1.0
+        res = rtl.run(df.run_head(x), seed=1, p_in=p, p_out=p)
+        outputs = res.outputs
+        info = {"cycles_per_image": res.cycles_per_image, "latency_cycles": res.latency_cycles, "clock_mhz": clock,
+                "images_per_s": clock * 1e6 / res.cycles_per_image if len(x) > 1 else float("nan")}
+    else:
+        raise HwflowError(f"--mode must be rtlsim or cppsim, not '{mode}'")
+    return (outputs if raw else df.run_tail(outputs)), info

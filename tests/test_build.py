@@ -33,7 +33,7 @@ def test_build_and_sim_match_qonnx(name, folding, tmp_path):
         fold_file = tmp_path / "folding.json"
         fold_file.write_text(json.dumps(folding))
     conv = name.startswith("cnv")
-    res = build(path, tmp_path / "build", BuildOptions(folding=fold_file, verify_images=100 if conv else 300),
+    res = build(path, tmp_path / "build", BuildOptions(folding=fold_file, verify_images=100 if conv else 300, synth="none"),
                 quiet=True)
     rep = res.report
     assert rep["verified"] is True
@@ -83,7 +83,7 @@ def test_any_brevitas_mlp_builds(tmp_path):
         if hasattr(m, "bias") and isinstance(m, __import__("brevitas").nn.QuantLinear):
             m.bias.data = torch.randn_like(m.bias) * 3
     path = export.export_brevitas(net, (3, 4, 4), tmp_path / "user.onnx")
-    res = build(path, tmp_path / "b", BuildOptions(verify_images=300), quiet=True)
+    res = build(path, tmp_path / "b", BuildOptions(verify_images=300, synth="none"), quiet=True)
     assert res.report["verified"] is True
     x = random_images((3, 4, 4), 500, seed=8) * 2 - 1
     with torch.no_grad():
@@ -91,3 +91,51 @@ def test_any_brevitas_mlp_builds(tmp_path):
     y, _ = simulate_build(res.out, x)
     np.testing.assert_allclose(y, export.run_qonnx(export.load_qonnx(path), x), atol=1e-5)
     np.testing.assert_allclose(y, ref, atol=1e-4)
+
+
+@pytest.mark.rtlsim
+def test_cli_build_reports_yosys_fit_vivado_and_deploy(tmp_path):
+    """`hwflow build` as a user runs it: rtlsim, Yosys counts with a fit verdict, the Vivado
+    project (not run: no Vivado here) and the deployment package."""
+    import shutil
+    import subprocess
+    import sys
+    need_verilator()
+    from hwflow.synth import find_yosys
+    from hwflow.errors import HwflowError
+    try:
+        find_yosys()
+    except HwflowError as e:
+        pytest.skip(str(e))
+    _, path = make_model("mlp-w1a1", tmp_path, seed=2)
+    r = subprocess.run([sys.executable, "-m", "hwflow", "build", str(path), "--out", str(tmp_path / "b"),
+                        "--verify-images", "200"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert rep["verified"] and rep["finished"]
+    syn = rep["resources_synth"]
+    assert syn["lut"] > 0 and syn["fits"] is True
+    assert (tmp_path / "b" / "vivado" / "build.tcl").is_file() and (tmp_path / "b" / "deploy.zip").is_file()
+    if shutil.which("vivado") is None:
+        assert rep["bitstream"] is None and "Vivado not found" in r.stderr
+    assert "yosys:" in r.stdout and "fits" in r.stdout
+
+
+def test_hls_backend_build_and_cppsim_match_qonnx(tmp_path):
+    """--backend hls: the generated HLS C++ network, compiled with g++, equals the QONNX model."""
+    from hwflow.cppsim import find_ap_types, find_cxx
+    from hwflow.errors import HwflowError
+    try:
+        find_ap_types(), find_cxx()
+    except HwflowError as e:
+        pytest.skip(str(e))
+    _, path = make_model("mlp-w1a1:64-100-36-10", tmp_path, seed=12)
+    fold = tmp_path / "fold.json"
+    fold.write_text(json.dumps(CASES[0][1]))
+    res = build(path, tmp_path / "b", BuildOptions(folding=fold, backend="hls", synth="none", verify_images=300),
+                quiet=True)
+    assert res.report["verified"] and res.report["checks"]["cppsim_vs_dataflow"]
+    assert (tmp_path / "b" / "hls" / "hwflow_top.tcl").is_file()
+    x = random_images(res.dataflow.input_shape, 1000, seed=4)
+    y, _ = simulate_build(res.out, x, mode="cppsim")
+    np.testing.assert_allclose(y, export.run_qonnx(export.load_qonnx(path), x), atol=1e-5)

@@ -87,14 +87,14 @@ class _Mixed(nn.Module):
                                             ("relu", ["Relu"])])
 def test_unsupported_models_are_named(defect, needles, tmp_path):
     path = export.export_brevitas(_Mixed(defect).eval(), (16,), tmp_path / "m.onnx")
-    rc, _, err = hwflow("build", path, "--no-rtlsim", "--out", tmp_path / "b")
+    rc, _, err = hwflow("build", path, "--no-rtlsim", "--synth", "none", "--out", tmp_path / "b")
     assert_user_error(rc, err, *needles)
     assert not (tmp_path / "b").exists()
 
 
 def test_sim_rejects_wrong_shape(tmp_path):
     _, path = make_model("mlp-w1a1", tmp_path)
-    rc, _, err = hwflow("build", path, "--no-rtlsim", "--verify-images", 50, "--out", tmp_path / "b")
+    rc, _, err = hwflow("build", path, "--no-rtlsim", "--synth", "none", "--verify-images", 50, "--out", tmp_path / "b")
     assert rc == 0, err
     np.save(tmp_path / "x.npy", np.zeros((3, 28, 28), dtype=np.float32))
     rc, _, err = hwflow("sim", tmp_path / "b", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
@@ -141,5 +141,5 @@ class _BadConv(nn.Module):
                                            ({"dilation": 2}, "dilations"), ({"groups": 2}, "group")])
 def test_unsupported_conv_features_are_named(kwargs, needle, tmp_path):
     path = export.export_brevitas(_BadConv(**kwargs).eval(), (4, 7, 7), tmp_path / "m.onnx")
-    rc, _, err = hwflow("build", path, "--no-rtlsim", "--out", tmp_path / "b")
+    rc, _, err = hwflow("build", path, "--no-rtlsim", "--synth", "none", "--out", tmp_path / "b")
     assert_user_error(rc, err, needle, "Conv")

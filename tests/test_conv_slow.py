@@ -21,7 +21,7 @@ def test_cnv_w1a1_bit_exact_at_default_folding(tmp_path):
     (the build), then 100 fresh images through `hwflow sim` with stalls against qonnx."""
     need_verilator()
     _, path = make_model("cnv-w1a1", tmp_path, seed=31)
-    res = build(path, tmp_path / "b", BuildOptions(verify_images=100), quiet=True)
+    res = build(path, tmp_path / "b", BuildOptions(verify_images=100, synth="none"), quiet=True)
     rep = res.report
     assert rep["verified"] is True and rep["resources_estimate"]["fits"]
     for lay in rep["layers"]:
@@ -43,7 +43,7 @@ def test_small_conv_net_trains_and_keeps_its_accuracy_in_rtlsim(tmp_path):
     mlp = train("tfc-w1a1", "digits", tmp_path / "tfc", progress=False)
     cnv = train("cnv-small-w1a1", "digits", tmp_path / "cnv", progress=False)
     assert cnv["test_accuracy"] >= mlp["test_accuracy"]
-    res = build(tmp_path / "cnv" / "model.onnx", tmp_path / "b", BuildOptions(verify_images=100), quiet=True)
+    res = build(tmp_path / "cnv" / "model.onnx", tmp_path / "b", BuildOptions(verify_images=100, synth="none"), quiet=True)
     x, y = np.load(tmp_path / "cnv" / "test_x.npy"), np.load(tmp_path / "cnv" / "test_y.npy")
     out, _ = simulate_build(res.out, x)
     acc = float(np.mean(np.argmax(out, axis=1) == y))

@@ -35,7 +35,7 @@ def small_build(tmp_path_factory):
     _, path = make_model("mlp-w1a1:64-32-10", tmp, seed=4)
     fold = tmp / "folding.json"
     fold.write_text(json.dumps(FOLDING))
-    return build(path, tmp / "build", BuildOptions(folding=fold, rtlsim=False, verify_images=200), quiet=True).out
+    return build(path, tmp / "build", BuildOptions(folding=fold, rtlsim=False, verify_images=200, synth="none"), quiet=True).out
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +232,7 @@ def test_tfc_default_folding_fits_pynq_z1_by_yosys(tmp_path):
     except HwflowError as e:
         pytest.skip(str(e))
     _, path = make_model("tfc-w1a1", tmp_path, seed=0)
-    out = build(path, tmp_path / "b", BuildOptions(rtlsim=False, verify_images=100), quiet=True).out
+    out = build(path, tmp_path / "b", BuildOptions(rtlsim=False, verify_images=100, synth="none"), quiet=True).out
     rows = synth.synthesize_layers(out)
     top = rows[-1]
     synth.fit_check(top, get_board("Pynq-Z1"))

@@ -60,6 +60,20 @@ def _multithreshold(v, thr, attrs):
     return np.float32(attrs.get("out_scale", 1.0)) * count + np.float32(attrs.get("out_bias", 0.0))
 
 
+_ROUNDING = {"ROUND": np.round, "HALF_EVEN": np.round, "CEIL": np.ceil, "FLOOR": np.floor}
+
+
+def _quant(v, scale, zeropt, bits, attrs):
+    signed, narrow, b = attrs.get("signed", 1), attrs.get("narrow", 0), int(bits)
+    lo = -(2 ** (b - 1)) + (1 if narrow else 0) if signed else 0
+    hi = 2 ** (b - 1) - 1 if signed else 2 ** b - 1 - (1 if narrow else 0)
+    mode = str(attrs.get("rounding_mode", "ROUND")).upper()
+    if mode not in _ROUNDING:
+        raise NotImplementedError(f"Quant rounding mode {mode} is not implemented in the numpy driver")
+    q = _ROUNDING[mode](np.clip(v / scale + zeropt, lo, hi))
+    return ((q - zeropt) * scale).astype(np.float32)
+
+
 def _softmax(v, axis):
     e = np.exp(v - v.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -90,6 +104,10 @@ def run_program(prog: dict, consts: dict, x: np.ndarray) -> np.ndarray:
             sh = (1, -1) + (1,) * (a[0].ndim - 2)
             scale, bias, mean, var = (np.asarray(t, np.float32).reshape(sh) for t in a[1:5])
             y = ((a[0] - mean) / np.sqrt(var + np.float32(at.get("epsilon", 1e-5))) * scale + bias).astype(np.float32)
+        elif op == "Quant":  # qonnx integer quantizer: clip(x/s + z) to the range, round, back to reals
+            y = _quant(a[0], *(np.float32(v) for v in a[1:4]), at)
+        elif op == "Round":
+            y = np.round(a[0]).astype(np.float32)
         elif op == "Softmax":
             y = _softmax(a[0], at.get("axis", -1)).astype(np.float32)
         elif op == "LogSoftmax":
@@ -153,7 +171,9 @@ class HwflowAccel:
 
     def head(self, x: np.ndarray) -> np.ndarray:
         y = run_program(self.cfg["head"], self.consts, np.asarray(x, np.float32))
-        return y.reshape(len(x), -1).astype(np.int64)
+        if y.ndim == 4:  # images stream NHWC: pixels in order, channels innermost
+            y = y.transpose(0, 2, 3, 1)
+        return np.rint(y.reshape(len(x), -1)).astype(np.int64)
 
     def tail(self, ints: np.ndarray) -> np.ndarray:
         pc = (ints + self.cfg["tail_offset"]) // 2            # the tail takes popcounts
