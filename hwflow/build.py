@@ -143,6 +143,7 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
             how = f"board default (target {target} cycles/image)"
         for layer in df.layers:
             layer.check_folding()
+        _fits_estimate(df, board)
         df.save(out)
         (out / "folding.json").write_text(json.dumps(folding_json(df), indent=1))
     sim, layer_cycles = None, None
@@ -179,6 +180,15 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     report["finished"] = True
     (out / "report.json").write_text(json.dumps(report, indent=1))
     return report, df
+
+
+def _fits_estimate(df: Dataflow, board: Board) -> None:
+    """Refuse a folding whose analytic estimate already exceeds the board (synthesis only adds)."""
+    from hwflow.synth import fit_check
+    try:
+        fit_check(df.resources(), board)
+    except HwflowError as e:
+        raise HwflowError(f"by the analytic estimate, {e}") from None
 
 
 def _synth_step(out: Path, board: Board, report: dict, mode: str) -> None:

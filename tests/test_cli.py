@@ -143,3 +143,12 @@ def test_unsupported_conv_features_are_named(kwargs, needle, tmp_path):
     path = export.export_brevitas(_BadConv(**kwargs).eval(), (4, 7, 7), tmp_path / "m.onnx")
     rc, _, err = hwflow("build", path, "--no-rtlsim", "--synth", "none", "--out", tmp_path / "b")
     assert_user_error(rc, err, needle, "Conv")
+
+
+def test_design_too_big_for_the_board_fails_with_numbers(tmp_path):
+    """SFC-w1a1 fully unfolded (one image per cycle) cannot fit a Pynq-Z1: the build says by how much."""
+    _, path = make_model("sfc-w1a1", tmp_path)
+    rc, _, err = hwflow("build", path, "--target-fps", "1e9", "--no-rtlsim", "--synth", "none",
+                        "--verify-images", 20, "--out", tmp_path / "b")
+    assert_user_error(rc, err, "LUT", "53,200", "Pynq-Z1")
+    assert not (tmp_path / "b").exists()
