@@ -21,7 +21,6 @@ import numpy as np
 
 from hwflow import rtlsim
 from hwflow.codegen_hls import TOP, write_hls
-from hwflow.dataflow import MVAU
 from hwflow.errors import HwflowError
 
 HLS4ML_PIN = "hls4ml==1.3.0"
@@ -121,20 +120,21 @@ def compile_csim(sources: Sequence, exe, *, include_dirs: Iterable = (), defines
 class CppSim:
     """The generated HLS network compiled with g++ (C simulation); mirrors RtlSim."""
 
-    def __init__(self, layers: list[MVAU], out_dir, *, werror: bool = False):
+    def __init__(self, layers: list, out_dir, *, werror: bool = False):
         self.layers, self.out_dir = layers, Path(out_dir)
         self.sources = write_hls(layers, self.out_dir)
         self.exe = compile_csim([self.out_dir / f"{TOP}_tb.cpp", self.out_dir / f"{TOP}.cpp"],
                                 self.out_dir / "csim" / f"{TOP}_csim", werror=werror)
 
     def run(self, bits: np.ndarray, *, timeout: float | None = None) -> np.ndarray:
-        """bits [N, MW_first] -> integers [N, MH_last], as RtlSim.run(...).outputs."""
+        """Input elements [N, first.in_elems] (bits, or integers for a multi-bit first layer)
+        -> integers [N, last.out_elems], as RtlSim.run(...).outputs."""
         first, last = self.layers[0], self.layers[-1]
         bits = np.asarray(bits, dtype=np.int64)
-        if bits.ndim != 2 or bits.shape[1] != first.mw:
-            raise HwflowError(f"CppSim.run: expected bits of shape [N, {first.mw}], got {bits.shape}")
+        if bits.ndim != 2 or bits.shape[1] != first.in_elems:
+            raise HwflowError(f"CppSim.run: expected inputs of shape [N, {first.in_elems}], got {bits.shape}")
         n = len(bits)
-        beats = rtlsim.pack_beats(bits, 1, first.simd)
+        beats = rtlsim.pack_beats(bits, first.in_elem_bits, first.in_epb)
         with tempfile.TemporaryDirectory(prefix="hwflow_csim_") as td:
             fin, fout = Path(td) / "in.bin", Path(td) / "out.bin"
             np.ascontiguousarray(beats, dtype="<u4").tofile(fin)
@@ -149,6 +149,8 @@ class CppSim:
             out = np.fromfile(fout, dtype="<u4")
         words = -(-last.out_width // 32)
         out = out.reshape(-1, words)
-        if out.shape[0] != n * last.nf:
-            raise HwflowError(f"HLS C simulation returned {out.shape[0]} beats, expected {n * last.nf}")
-        return rtlsim.unpack_beats(out, last.out_bits, last.pe, last.mh, signed=last.out_signed)
+        if out.shape[0] != n * last.out_beats:
+            raise HwflowError(f"HLS C simulation returned {out.shape[0]} beats, expected {n * last.out_beats}")
+        if n == 0:
+            return np.zeros((0, last.out_elems), dtype=np.int64)
+        return rtlsim.unpack_beats(out, last.out_elem_bits, last.out_epb, last.out_elems, signed=last.out_signed)

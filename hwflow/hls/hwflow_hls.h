@@ -7,4 +7,5 @@
 #include "hwflow_labelselect.h"
 #include "hwflow_dwc.h"
 #include "hwflow_pool.h"
+#include "hwflow_swg.h"
 #endif

@@ -3,7 +3,9 @@
 // Bipolar max is OR: the output is +1 (bit 1) if any input in the window is +1.
 // Input: H*W pixels, each C bits split into C/PE beats of PE channels (channel c at beat
 // c/PE, bit c%PE), rows top to bottom.  Output: (H/K)*(W/K) pixels in the same format.
-// A line buffer of W/K output pixels ORs K input rows into one output row.
+// A line buffer of W/K output pixels ORs K input rows into one output row.  When K does
+// not divide H or W the output is floor(H/K) x floor(W/K): trailing rows and columns are
+// read and dropped (ONNX ceil_mode=0, as hwflow/rtl/hwflow_maxpool.v).
 #ifndef HWFLOW_POOL_H
 #define HWFLOW_POOL_H
 
@@ -13,21 +15,24 @@ namespace hwflow {
 
 template <unsigned H, unsigned W, unsigned C, unsigned K, unsigned PE>
 void maxpool_1bit(hls::stream<ap_uint<PE> >& in, hls::stream<ap_uint<PE> >& out, unsigned reps) {
-    static_assert(H % K == 0 && W % K == 0, "K must divide H and W (no padding)");
+    static_assert(K >= 1 && K <= H && K <= W, "need 1 <= K <= H, W");
     static_assert(C % PE == 0, "PE must divide C");
-    constexpr unsigned CF = C / PE, OW = W / K;
+    constexpr unsigned CF = C / PE, OW = W / K, KEEP_H = (H / K) * K, KEEP_W = OW * K;
     ap_uint<PE> acc[OW * CF];
     unsigned cf = 0, x = 0, y = 0;
     for (unsigned i = 0; i < reps * H * W * CF; i++) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=H*W*CF max=H*W*CF
-        const unsigned slot = (x / K) * CF + cf;
-        // The first input of a window (top-left) starts the OR, the others add to it.
-        const bool first = (y % K == 0) && (x % K == 0);
-        const ap_uint<PE> v = in.read() | (first ? ap_uint<PE>(0) : acc[slot]);
-        acc[slot] = v;
-        // The bottom-right input completes the window.
-        if ((y % K == K - 1) && (x % K == K - 1)) out.write(v);
+        const ap_uint<PE> d = in.read();
+        if (y < KEEP_H && x < KEEP_W) {
+            const unsigned slot = (x / K) * CF + cf;
+            // The first input of a window (top-left) starts the OR, the others add to it.
+            const bool first = (y % K == 0) && (x % K == 0);
+            const ap_uint<PE> v = d | (first ? ap_uint<PE>(0) : acc[slot]);
+            acc[slot] = v;
+            // The bottom-right input completes the window.
+            if ((y % K == K - 1) && (x % K == K - 1)) out.write(v);
+        }
         if (cf == CF - 1) {
             cf = 0;
             if (x == W - 1) {

@@ -1,0 +1,116 @@
+"""Benchmark the model zoo: build each network for a board at its default folding and
+tabulate rtlsim throughput/latency, Yosys resources and build time next to FINN's published
+figures.
+
+    python benchmarks/bench_zoo.py [--no-synth] [--json out.json] [--markdown out.md]
+                                   [--models tfc-w1a1,lfc-w1a1] [--trained tfc-w1a1=runs/tfc/model.onnx]
+
+Models are random-initialised (seed 0) unless a trained QONNX model is given with --trained:
+throughput, latency and resources depend only on the shapes and the folding, not the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hwflow import export, zoo
+from hwflow.build import BuildOptions, build
+
+ZOO = ["tfc-w1a1", "sfc-w1a1", "lfc-w1a1", "cnv-w1a1"]
+
+# Published reference points (FINN/BNN-PYNQ on a Pynq-Z1 / ZC706-class Zynq-7000 at its own folding).
+FINN = {
+    "tfc-w1a1": {"images_per_s": 837_019, "source": "finn-examples tfc_w1a1 (Pynq-Z1)"},
+    "lfc-w1a1": {"images_per_s": 168_000, "lut": 28_360, "bram36": 110, "source": "BNN-PYNQ LFC-W1A1"},
+    "cnv-w1a1": {"images_per_s": 3_020, "lut": 26_072, "source": "BNN-PYNQ CNV-W1A1"},
+}
+
+
+def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_images: int | None, tmp: Path) -> dict:
+    if model is None:
+        import torch
+        torch.manual_seed(0)
+        model = export.export_brevitas(zoo.build_model(name).eval(), zoo.input_shape(name), tmp / f"{name}.onnx")
+    # conv nets simulate thousands of cycles per image: fewer check images keep the run in minutes
+    n = verify_images or (100 if name.startswith("cnv") else 1000)
+    t0 = time.perf_counter()
+    res = build(model, tmp / name, BuildOptions(board=board, verify_images=n, synth="none"), quiet=True)
+    build_s = time.perf_counter() - t0
+    rep, net = res.report, res.report["network"]
+    row = {"model": name, "trained": not str(model).startswith(str(tmp)), "board": rep["board"],
+           "clock_mhz": rep["clock_mhz"], "verified": rep["verified"], "build_s": round(build_s, 1),
+           "cycles_per_image": net["sim_cycles_per_image"], "images_per_s": round(net["images_per_s"]),
+           "latency_us": round(net["latency_us"], 3), "rtlsim_cycles_per_s": round(net["rtlsim_cycles_per_s"]),
+           "est_lut": rep["resources_estimate"]["lut"], "est_bram18": rep["resources_estimate"]["bram18"],
+           "lut": None, "ff": None, "bram18": None, "synth_s": None, "finn": FINN.get(name)}
+    if synth:
+        # the same Yosys run as the build's `--synth top` step
+        from hwflow.codegen_rtl import CORES
+        from hwflow.synth import family_for_part, synthesize
+        top = synthesize(res.out / "rtl", "hwflow_top", [*CORES, "hwflow_top.v"], family_for_part(rep["part"]))
+        row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], synth_s=top["seconds"])
+    return row
+
+
+def _n(v, fmt="{:,}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ("| model | verified | images/s (rtlsim) | latency µs | LUT | FF | BRAM18 | build s | rtlsim cycles/s "
+            "| FINN images/s | FINN LUT | FINN BRAM18 |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        f = r["finn"] or {}
+        # without Yosys, show the analytic estimate marked with ~
+        lut = _n(r["lut"]) if r["lut"] is not None else "~" + _n(r["est_lut"])
+        bram = _n(r["bram18"]) if r["bram18"] is not None else "~" + _n(r["est_bram18"])
+        lines.append(
+            f"| {r['model']}{'' if r['trained'] else ' (random)'} | {'yes' if r['verified'] else 'NO'} "
+            f"| {r['images_per_s']:,} | {r['latency_us']:.2f} | {lut} | {_n(r['ff'])} | {bram} | {r['build_s']:.1f} "
+            f"| {r['rtlsim_cycles_per_s'] / 1e6:.2f} M | {_n(f.get('images_per_s'))} | {_n(f.get('lut'))} "
+            f"| {_n(2 * f['bram36']) if 'bram36' in f else '-'} |")
+    board = rows[0]["board"] if rows else "?"
+    lines.append("")
+    lines.append(f"{board} at {rows[0]['clock_mhz']:g} MHz, default folding. LUT/FF/BRAM18 from Yosys synth_xilinx; "
+                 "~ marks the analytic estimate (run without --no-synth for Yosys). FINN figures are published "
+                 "numbers at FINN's own folding (BRAM36 counted as 2 BRAM18).")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=",".join(ZOO), help="comma-separated zoo names")
+    ap.add_argument("--trained", action="append", default=[], metavar="NAME=MODEL.onnx",
+                    help="use this trained QONNX model for NAME (repeatable)")
+    ap.add_argument("--board", default="Pynq-Z1")
+    ap.add_argument("--no-synth", action="store_true", help="skip Yosys (minutes on the big tops)")
+    ap.add_argument("--verify-images", type=int, default=None, help="images for each build's checks "
+                    "(default 1000, 100 for conv nets)")
+    ap.add_argument("--json", type=Path, help="write the rows as JSON")
+    ap.add_argument("--markdown", type=Path, help="write the table as Markdown")
+    a = ap.parse_args(argv)
+    trained = dict(t.split("=", 1) for t in a.trained)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in a.models.split(","):
+            print(f"building {name} ...", file=sys.stderr, flush=True)
+            path = Path(trained[name]) if name in trained else None
+            rows.append(bench_one(name, path, a.board, not a.no_synth, a.verify_images, Path(tmp)))
+            print(f"  {name}: {rows[-1]['images_per_s']:,} images/s, build {rows[-1]['build_s']} s",
+                  file=sys.stderr, flush=True)
+    table = markdown(rows)
+    print(table)
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1))
+    if a.markdown:
+        a.markdown.write_text(table)
+
+
+if __name__ == "__main__":
+    main()
