@@ -232,9 +232,6 @@ def _hls_steps(df: Dataflow, out: Path, board: Board, clock: float, bits: np.nda
     import subprocess
 
     from hwflow.cppsim import CppSim
-    from hwflow.dataflow import MVAU
-    if not all(isinstance(lay, MVAU) for lay in df.layers):
-        raise HwflowError("--backend hls supports binary MLPs for now (no conv layers); use --backend rtl")
     with progress.step(f"HLS C++ and its C-simulation on {len(bits)} images"):
         csim = CppSim(df.layers, out / "hls")
         _expect_equal(csim.run(bits), df.execute_hw(bits), "the HLS C-simulation", out)

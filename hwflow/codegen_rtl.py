@@ -15,7 +15,7 @@ import numpy as np
 
 from hwflow.dataflow import MVAU, SWG, MaxPool
 
-CORES = ("hwflow_mvau.v", "hwflow_fifo.v", "hwflow_dwc.v", "hwflow_swg.v", "hwflow_maxpool.v")
+CORES = ("hwflow_mvau.v", "hwflow_outq.v", "hwflow_fifo.v", "hwflow_dwc.v", "hwflow_swg.v", "hwflow_maxpool.v")
 FIFO_DEPTH = 4
 
 

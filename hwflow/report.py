@@ -79,13 +79,17 @@ def _markdown(report: dict, images: dict) -> str:
     ok, source, rows = fit(report)
     worst = max(rows, key=lambda r: r[1] / r[2] if r[2] else 0)
     ips = net.get("images_per_s", net["est_images_per_s"])
+    # equally slow layers all cap throughput: name them, or speeding up one would seem to help
+    tied = [lay["name"] for lay in report["layers"] if lay is not hot and
+            (lay["sim_cycles"] if lay.get("sim_cycles") is not None else lay["est_cycles"]) == hot_cycles]
     use = ", ".join(f"{label} {used:,}/{cap:,} ({100 * used / cap:.0f}%)" for label, used, cap in rows if cap)
     checks = report.get("checks", {})
     lines = [
         f"# hwflow build report: {Path(report['model']).name} on {report['board']}",
         "",
         f"- **Throughput limited by:** `{hot['name']}` ({hot['kind']} {_shape(hot)}, {_fold(hot)}) at "
-        f"{hot_cycles:g} cycles/image → {ips:,.0f} images/s at {clock:g} MHz",
+        f"{hot_cycles:g} cycles/image → {ips:,.0f} images/s at {clock:g} MHz"
+        + (f" (tied with {', '.join(f'`{t}`' for t in tied)})" if tied else ""),
         f"- **Fits {report['board']} ({report['part']}):** {'YES' if ok else 'NO'} by {source}; "
         f"fullest resource {worst[0]} at {100 * worst[1] / worst[2]:.0f}% ({use})",
         f"- **Verified bit-exact:** {'yes' if report.get('verified') else 'NO'} "
@@ -130,9 +134,8 @@ def _markdown(report: dict, images: dict) -> str:
     if not any(k.startswith("rtlsim") or k.startswith("cppsim") for k in checks):
         lines.append("| rtlsim | not run (`--no-rtlsim`) |")
     lines += ["", "Bitstream: " + (f"`{report['bitstream']}`" if report.get("bitstream") else
-                                   "not built (no Vivado here; run `vivado/run.sh`)")]
-    if report.get("deploy"):
-        lines.append(f"; deployment package `{Path(report['deploy']).name}`.")
+                                   "not built (no Vivado here; run `vivado/run.sh`)")
+              + (f"; deployment package `{Path(report['deploy']).name}`." if report.get("deploy") else ".")]
     return "\n".join(lines) + "\n"
 
 

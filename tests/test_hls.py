@@ -11,7 +11,7 @@ import pytest
 
 from hwflow import cppsim, rtlsim
 from hwflow.codegen_hls import write_hls
-from hwflow.dataflow import MVAU, clog2
+from hwflow.dataflow import MVAU, SWG, MaxPool, clog2
 from hwflow.errors import HwflowError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -221,6 +221,131 @@ def test_hls_equals_rtl_bit_for_bit(tmp_path):
     hls = cppsim.CppSim(layers, tmp_path / "hls").run(x)
     np.testing.assert_array_equal(hls, rtl)
     np.testing.assert_array_equal(hls, _execute(layers, x))
+
+
+# ----------------------------------------------------------------------------- conv layers
+
+# SWG(ifm_dim, ch, k, stride, simd, elem_bits, signed): 8-bit signed/unsigned elements, SIMD=CH
+# and SIMD<CH, K=1, K=DIM (one window), a stride-2 case with trailing rows
+SWG_CASES = [(6, 3, 3, 1, 3, 8, False), (7, 4, 3, 1, 2, 8, True), (5, 6, 2, 1, 3, 1, True),
+             (4, 8, 1, 1, 4, 1, True), (3, 2, 3, 1, 1, 4, True), (8, 4, 3, 2, 4, 1, True),
+             (9, 2, 3, 3, 2, 8, False)]
+
+
+def _rand_elems(rng, shape, bits, signed):
+    if bits == 1:
+        return rng.integers(0, 2, shape)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    return rng.integers(lo, hi + 1, shape)
+
+
+@pytest.mark.parametrize("case", SWG_CASES, ids=[str(c) for c in SWG_CASES])
+def test_swg_kernel(case, tmp_path):
+    """The HLS sliding-window generator (as a one-layer network) vs SWG.execute."""
+    _need_toolchain()
+    swg = SWG("swg", *case)
+    x = _rand_elems(np.random.default_rng(sum(case)), (30, swg.in_elems), swg.elem_bits, swg.signed)
+    got = cppsim.CppSim([swg], tmp_path / "hls", werror=True).run(x)
+    np.testing.assert_array_equal(got, swg.execute(x))
+
+
+@pytest.mark.parametrize("case", [(5, 4, 2, 2), (7, 3, 3, 1), (4, 6, 2, 3)], ids=str)
+def test_maxpool_layer_floor(case, tmp_path):
+    """MaxPool layers through the network path, incl. odd sizes (trailing rows/cols dropped)."""
+    _need_toolchain()
+    pool = MaxPool("pool", *case)
+    x = np.random.default_rng(sum(case)).integers(0, 2, (30, pool.in_elems))
+    np.testing.assert_array_equal(cppsim.CppSim([pool], tmp_path / "hls", werror=True).run(x), pool.execute(x))
+
+
+def test_write_hls_conv_chain(tmp_path):
+    layers = _conv_chain()
+    names = {p.relative_to(tmp_path).as_posix() for p in write_hls(layers, tmp_path)}
+    assert {"swg0_params.h", "swg1.cpp", "pool1.tcl", "hwflow_hls/hwflow_swg.h"} <= names
+    assert "hwflow::swg<8, 3, 3, 1, 3, 8>(in, out, 1);" in (tmp_path / "swg0_params.h").read_text()
+    m0 = (tmp_path / "mvau0_params.h").read_text()
+    assert "hwflow::mvau_binw_thresh<27, 8, 3, 4, 8, false, 15, ap_int<15> >" in m0 and ", 36);" in m0
+    top = (tmp_path / "hwflow_top.cpp").read_text()
+    assert "hwflow::dwc<4, 2, 288>" in top  # mvau0 (PE=4) -> swg1 (SIMD=2), 36 pixels x 8 channels
+    hdr = (tmp_path / "hwflow_top.h").read_text()
+    assert "#define HWFLOW_TOP_IN_BEATS 64" in hdr and "#define HWFLOW_TOP_OUT_BEATS 2" in hdr
+    bad = _conv_chain()
+    del bad[2]  # mvau0's 288 outputs per image straight into mvau1's 16 vectors x 72
+    with pytest.raises(HwflowError, match="288 output elements per image"):
+        write_hls(bad, tmp_path / "bad")
+
+
+def _conv_chain(seed=0):
+    """SWG 8-bit -> MVAU in_bits=8 -> SWG 1-bit -> MVAU -> MaxPool -> MVAU dot; odd widths
+    so every kind of width converter appears."""
+    rng = np.random.default_rng(seed)
+    d0, c0, c1, c2, k = 8, 3, 8, 6, 3
+    s0 = SWG("swg0", d0, c0, k, 1, 3, 8, False)
+    mw0 = k * k * c0
+    w0 = rng.integers(0, 2, (c1, mw0), dtype=np.uint8)
+    # thresholds around the accumulator's spread (acc of 8-bit unsigned inputs is signed)
+    t0 = rng.integers(-400, 400, c1)
+    m0 = MVAU("mvau0", w0, t0, pe=4, simd=3, in_bits=8, in_signed=False, vectors=s0.ofm_dim ** 2, simd_base=c0)
+    d1 = s0.ofm_dim                                        # 6
+    s1 = SWG("swg1", d1, c1, k, 1, 2, 1, True)
+    mw1 = k * k * c1
+    w1 = rng.integers(0, 2, (c2, mw1), dtype=np.uint8)
+    t1 = np.clip(rng.normal(mw1 / 2, mw1 / 8, c2).round(), 0, mw1 + 1).astype(np.int64)
+    m1 = MVAU("mvau1", w1, t1, pe=3, simd=2, vectors=s1.ofm_dim ** 2, simd_base=c1)
+    p1 = MaxPool("pool1", s1.ofm_dim, c2, 2, pe=3)       # 4x4 -> 2x2
+    mw2 = p1.ofm_dim ** 2 * c2
+    m2 = MVAU("mvau2", rng.integers(0, 2, (10, mw2), dtype=np.uint8), None, pe=5, simd=8)
+    return [s0, m0, s1, m1, p1, m2]
+
+
+def test_conv_chain_cppsim_matches_numpy(tmp_path):
+    _need_toolchain()
+    layers = _conv_chain()
+    x = np.random.default_rng(9).integers(0, 256, (200, layers[0].in_elems))
+    got = cppsim.CppSim(layers, tmp_path / "hls", werror=True).run(x)
+    ref = _execute(layers, x)
+    assert got.shape == (200, 10) and len(np.unique(ref)) > 3
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_conv_chain_hls_equals_rtl(tmp_path):
+    _need_toolchain()
+    try:
+        rtlsim.find_verilator()
+    except HwflowError as e:
+        pytest.skip(str(e))
+    from hwflow.sim import RtlSim
+    layers = _conv_chain(seed=1)
+    x = np.random.default_rng(10).integers(0, 256, (200, layers[0].in_elems))
+    rtl = RtlSim(layers, tmp_path / "rtl").run(x).outputs
+    hls = cppsim.CppSim(layers, tmp_path / "hls").run(x)
+    np.testing.assert_array_equal(hls, rtl)
+    np.testing.assert_array_equal(hls, _execute(layers, x))
+
+
+@pytest.mark.slow
+def test_cnv_w1a1_cppsim_equals_qonnx(tmp_path):
+    """Issue 5: CNV-w1a1 (random init) exported, streamlined, lowered, folded for Pynq-Z1;
+    the HLS C simulation of its hardware part equals the QONNX model end to end.
+    Slow: g++ -O2 of the generated network takes ~30-40 s (cached by content afterwards)."""
+    _need_toolchain()
+    torch = pytest.importorskip("torch")
+    from hwflow import boards, dataflow, export, fold, streamline, zoo
+    name = "cnv-w1a1"
+    torch.manual_seed(0)
+    model = zoo.build_model(name)
+    path = export.export_brevitas(model, zoo.input_shape(name), tmp_path / "cnv.onnx")
+    qonnx_model = export.load_qonnx(path)
+    df = dataflow.lower(streamline.streamline(export.load_qonnx(path)))
+    fold.fold_for_board(df, boards.get_board("Pynq-Z1"))
+    kinds = [la.kind for la in df.layers]
+    assert {"SWG", "MaxPool", "MVAU"} <= set(kinds) and df.layers[1].in_bits > 1
+    sim = cppsim.CppSim(df.layers, tmp_path / "hls")
+    x = np.random.default_rng(11).random((100, *zoo.input_shape(name))).astype(np.float32)
+    hw_in = df.run_head(x)
+    out = sim.run(hw_in)
+    np.testing.assert_array_equal(out, df.execute_hw(hw_in))
+    np.testing.assert_allclose(df.run_tail(out), export.run_qonnx(qonnx_model, x), atol=1e-5, rtol=0)
 
 
 # ----------------------------------------------------------------------------- codegen

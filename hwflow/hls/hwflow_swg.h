@@ -30,7 +30,7 @@ void swg(hls::stream<ap_uint<SIMD * ELEM_BITS> >& in, hls::stream<ap_uint<SIMD *
     static_assert(STRIDE >= 1 && STRIDE <= K, "need 1 <= STRIDE <= K");
     constexpr unsigned CF = CH / SIMD, OFM = (DIM - K) / STRIDE + 1, RW = DIM * CF;
     constexpr unsigned NROWS = K + STRIDE;
-    constexpr unsigned IN_BEATS = DIM * RW, OUT_BEATS = OFM * OFM * K * K * CF;
+    constexpr unsigned OUT_BEATS = OFM * OFM * K * K * CF;
     ap_uint<SIMD * ELEM_BITS> buf[NROWS * RW];
 #pragma HLS DEPENDENCE variable=buf inter false
 
@@ -43,7 +43,7 @@ void swg(hls::stream<ap_uint<SIMD * ELEM_BITS> >& in, hls::stream<ap_uint<SIMD *
         unsigned emitted = 0;
         while (emitted < OUT_BEATS || wrow < DIM) {
 #pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=IN_BEATS max=IN_BEATS+OUT_BEATS
+#pragma HLS LOOP_TRIPCOUNT min=DIM*RW max=DIM*RW+OUT_BEATS
             // Both decisions on the state at the start of the iteration, so the beat read
             // and the beat written are never in the same row slot.
             const bool out_done = emitted == OUT_BEATS;

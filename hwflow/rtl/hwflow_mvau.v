@@ -75,8 +75,6 @@ module hwflow_mvau #(
   // result per cycle (SF == 1) and fewer would lose throughput (checked in rtlsim).
   localparam integer QD   = 6 + POP_LAT;
   localparam integer QR   = QD - 1;                  // ring entries besides the output register
-  localparam integer QPW  = $clog2(QR);
-  localparam integer QCW  = $clog2(QR + 1);
   localparam integer CRW  = $clog2(QD + 1);
   localparam integer OW   = PE * OUT_BITS;
 
@@ -84,12 +82,10 @@ module hwflow_mvau #(
   localparam [31:0] SF_LAST32 = SF - 1;
   localparam [31:0] NF_LAST32 = NF - 1;
   localparam [31:0] NW_LAST32 = NW - 1;
-  localparam [31:0] QR_LAST32 = QR - 1;
   localparam [31:0] QD32      = QD;
   localparam [SFW-1:0] SF_LAST = SF_LAST32[SFW-1:0];
   localparam [NFW-1:0] NF_LAST = NF_LAST32[NFW-1:0];
   localparam [WAW-1:0] NW_LAST = NW_LAST32[WAW-1:0];
-  localparam [QPW-1:0] QR_LAST = QR_LAST32[QPW-1:0];
   localparam [CRW-1:0] QD_C    = QD32[CRW-1:0];
 
   // ------------------------------------------------------------------ issue
@@ -302,44 +298,10 @@ module hwflow_mvau #(
   // ------------------------------------------------------------------ output queue
   // Ring of QR entries plus the registered output beat; never overflows thanks to
   // the credit counter, so the write side needs no ready.
-  reg [OW-1:0]  qring [0:QR-1];
-  reg [QPW-1:0] qw, qr;
-  reg [QCW-1:0] qcnt;
-  reg [OW-1:0]  odata;
-  reg           ovalid;
-
-  wire qload    = !ovalid || m_axis_tready;
-  wire qany     = (qcnt != {QCW{1'b0}});
-  wire q_bypass = r4 && qload && !qany;
-  wire q_wr     = r4 && !q_bypass;
-  wire q_rd     = qload && qany;
-  assign out_fire = ovalid && m_axis_tready;
-
-  always @(posedge ap_clk) begin
-    if (q_wr) qring[qw] <= res;
-    if (qload) begin
-      if (qany)    odata <= qring[qr];
-      else if (r4) odata <= res;
-    end
-  end
-
-  always @(posedge ap_clk) begin
-    if (!ap_rst_n) begin
-      qw     <= {QPW{1'b0}};
-      qr     <= {QPW{1'b0}};
-      qcnt   <= {QCW{1'b0}};
-      ovalid <= 1'b0;
-    end else begin
-      if (q_wr) qw <= (qw == QR_LAST) ? {QPW{1'b0}} : qw + 1'b1;
-      if (q_rd) qr <= (qr == QR_LAST) ? {QPW{1'b0}} : qr + 1'b1;
-      if (q_wr && !q_rd)      qcnt <= qcnt + 1'b1;
-      else if (q_rd && !q_wr) qcnt <= qcnt - 1'b1;
-      if (qload) ovalid <= qany || r4;
-    end
-  end
-
-  assign m_axis_tdata  = odata;
-  assign m_axis_tvalid = ovalid;
+  hwflow_outq #(.W(OW), .QR(QR)) outq (
+    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .wr(r4), .wdata(res),
+    .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready));
+  assign out_fire = m_axis_tvalid && m_axis_tready;
 endmodule
 
 // Adder-tree popcount.  Leaves count up to 6 bits (one LUT6 level per output bit);

@@ -73,8 +73,6 @@ module hwflow_swg #(
   // credit is back one cycle after the beat leaves, so 3 sustain one beat per cycle.
   localparam integer QD    = 3;
   localparam integer QR    = QD - 1;
-  localparam integer QPW   = $clog2(QR);
-  localparam integer QCW   = $clog2(QR + 1);
   localparam integer CRW   = $clog2(QD + 1);
 
   generate
@@ -105,7 +103,6 @@ module hwflow_swg #(
   localparam [31:0] WLIM32  = NROWS + OFS;
   localparam [31:0] RLIM32  = K + OFS;
   localparam [31:0] QD32    = QD;
-  localparam [31:0] QRL32   = QR - 1;
   localparam [AW:0]    DEPTH_C = DEPTH32[AW:0];
   localparam [AW:0]    RW_X    = RW32[AW:0];
   localparam [AW:0]    SRW_X   = SRW32[AW:0];
@@ -122,7 +119,6 @@ module hwflow_swg #(
   localparam [FW-1:0]  WLIM    = WLIM32[FW-1:0];
   localparam [FW-1:0]  RLIM    = RLIM32[FW-1:0];
   localparam [CRW-1:0] QD_C    = QD32[CRW-1:0];
-  localparam [QPW-1:0] QR_LAST = QRL32[QPW-1:0];
 
   reg [WW-1:0] mem [0:DEPTH-1];
 
@@ -220,45 +216,11 @@ module hwflow_swg #(
     if (!ap_rst_n) v1 <= 1'b0; else v1 <= go;
   end
 
-  reg [WW-1:0]  qring [0:QR-1];
-  reg [QPW-1:0] qw, qr;
-  reg [QCW-1:0] qcnt;
-  reg [WW-1:0]  odata;
-  reg           ovalid;
-
-  wire qload    = !ovalid || m_axis_tready;
-  wire qany     = (qcnt != {QCW{1'b0}});
-  wire q_bypass = v1 && qload && !qany;
-  wire q_wr     = v1 && !q_bypass;
-  wire q_rd     = qload && qany;
-  assign out_fire = ovalid && m_axis_tready;
-
-  always @(posedge ap_clk) begin
-    if (q_wr) qring[qw] <= rd;
-    if (qload) begin
-      if (qany)    odata <= qring[qr];
-      else if (v1) odata <= rd;
-    end
-  end
-
-  always @(posedge ap_clk) begin
-    if (!ap_rst_n) begin
-      qw     <= {QPW{1'b0}};
-      qr     <= {QPW{1'b0}};
-      qcnt   <= {QCW{1'b0}};
-      ovalid <= 1'b0;
-    end else begin
-      if (q_wr) qw <= (qw == QR_LAST) ? {QPW{1'b0}} : qw + 1'b1;
-      if (q_rd) qr <= (qr == QR_LAST) ? {QPW{1'b0}} : qr + 1'b1;
-      if (q_wr && !q_rd)      qcnt <= qcnt + 1'b1;
-      else if (q_rd && !q_wr) qcnt <= qcnt - 1'b1;
-      if (qload) ovalid <= qany || v1;
-    end
-  end
-
   assign s_axis_tready = wready;
-  assign m_axis_tdata  = odata;
-  assign m_axis_tvalid = ovalid;
+  hwflow_outq #(.W(WW), .QR(QR)) outq (
+    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .wr(v1), .wdata(rd),
+    .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready));
+  assign out_fire = m_axis_tvalid && m_axis_tready;
 endmodule
 
 `default_nettype wire
