@@ -179,6 +179,8 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     # rewritten last: a report.json with "finished": true marks a finished build
     report["finished"] = True
     (out / "report.json").write_text(json.dumps(report, indent=1))
+    from hwflow.report import write_human_report
+    write_human_report(out, report)
     return report, df
 
 

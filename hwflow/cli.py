@@ -27,7 +27,7 @@ def _cmd_build(a) -> None:
     out = Path(a.out) if a.out else Path("build") / (Path(a.model).parent.name if a.model else "tfc-w1a1-digits")
     result = build(a.model, out, opts)
     print(summary(result.report))
-    print(f"build written to {result.out} (report.json, rtl/, vivado/, deploy.zip, folding.json)")
+    print(f"build written to {result.out} (report.md with plots, report.json, rtl/, vivado/, deploy.zip)")
 
 
 def _cmd_sim(a) -> None:
