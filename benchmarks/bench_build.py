@@ -13,7 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from hwflow import export, zoo
 from hwflow.build import DEFAULT_MODEL, BuildOptions, random_hw_inputs, build

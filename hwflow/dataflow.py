@@ -9,7 +9,7 @@ part is what the RTL implements and what rtlsim is checked against, bit for bit.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import ceil, log2
 from pathlib import Path
 

@@ -32,17 +32,6 @@ def single_consumer(model: ModelWrapper, tensor: str):
     return consumers[0] if len(consumers) == 1 else None
 
 
-def const_operand(model: ModelWrapper, node):
-    """For a binary elementwise node with exactly one constant input: (data input, constant)."""
-    a, b = node.input[0], node.input[1]
-    ca, cb = model.get_initializer(a), model.get_initializer(b)
-    if cb is not None and ca is None:
-        return a, cb
-    if ca is not None and cb is None and node.op_type in ("Mul", "Add"):
-        return b, ca
-    return None, None
-
-
 def replace_nodes(model: ModelWrapper, old: list, new: list) -> None:
     """Put `new` where the first of `old` stood and drop all of `old` (keeps topological order)."""
     nodes = list(model.graph.node)

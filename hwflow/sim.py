@@ -15,7 +15,6 @@ import numpy as np
 
 from hwflow import rtlsim
 from hwflow.codegen_rtl import write_rtl
-from hwflow.dataflow import MVAU
 
 
 @dataclass

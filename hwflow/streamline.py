@@ -25,7 +25,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import get_by_name
 
 from hwflow.errors import HwflowError
-from hwflow.graph import (QONNX_DOMAIN, const_operand, node_label, remove_dead_nodes,
+from hwflow.graph import (QONNX_DOMAIN, node_label, remove_dead_nodes,
                           replace_nodes, run_subgraph, single_consumer)
 
 # Elementwise ops with constant operands that may sit between a popcount and its
