@@ -79,20 +79,23 @@ class BipolarActToBits(Transformation):
             if scale is None or np.asarray(scale).size != 1:
                 raise HwflowError(f"{node_label(node)}: activation scale must be a constant scalar")
             s = float(np.asarray(scale).reshape(()))
-            bits, mid = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            thr, two_s, minus_s = (model.make_new_valueinfo_name() for _ in range(3))
+            bits, thr = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
             model.set_initializer(thr, np.zeros((1, 1), dtype=np.float32))
-            model.set_initializer(two_s, np.array(2 * s, dtype=np.float32))
-            model.set_initializer(minus_s, np.array(-s, dtype=np.float32))
-            new = [
-                _multithreshold(node.input[0], thr, bits, node.name + "_bits"),
-                helper.make_node("Mul", [bits, two_s], [mid], name=node.name + "_pm_mul"),
-                helper.make_node("Add", [mid, minus_s], [node.output[0]], name=node.name + "_pm_add"),
-            ]
+            new = [_multithreshold(node.input[0], thr, bits, node.name + "_bits"),
+                   *_decode(model, bits, s, node.output[0], node.name)]
             replace_nodes(model, [node], new)
             model.set_tensor_datatype(bits, DataType["BINARY"])
             return model, True
         return model, False
+
+
+def _decode(model: ModelWrapper, bits: str, s: float, out: str, name: str) -> list:
+    """Nodes computing out = 2*bits*s - s: the +-s values a 1-bit activation stands for."""
+    mid, two_s, minus_s = (model.make_new_valueinfo_name() for _ in range(3))
+    model.set_initializer(two_s, np.array(2 * s, dtype=np.float32))
+    model.set_initializer(minus_s, np.array(-s, dtype=np.float32))
+    return [helper.make_node("Mul", [bits, two_s], [mid], name=name + "_pm_mul"),
+            helper.make_node("Add", [mid, minus_s], [out], name=name + "_pm_add")]
 
 
 def _bits_source(model: ModelWrapper, tensor: str):
@@ -340,15 +343,10 @@ class SinkDecode(Transformation):
             if src is None or single_consumer(model, node.input[0]) is not node:
                 continue
             bits, s = src
-            moved, mid = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            two_s, minus_s = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            model.set_initializer(two_s, np.array(2 * s, dtype=np.float32))
-            model.set_initializer(minus_s, np.array(-s, dtype=np.float32))
+            moved = model.make_new_valueinfo_name()
             layout = helper.make_node(node.op_type, [bits] + list(node.input[1:]), [moved], name=node.name)
             layout.attribute.extend(node.attribute)
-            new = [layout, helper.make_node("Mul", [moved, two_s], [mid], name=node.name + "_pm_mul"),
-                   helper.make_node("Add", [mid, minus_s], [node.output[0]], name=node.name + "_pm_add")]
-            replace_nodes(model, [node], new)
+            replace_nodes(model, [node], [layout, *_decode(model, moved, s, node.output[0], node.name)])
             model.set_tensor_datatype(moved, DataType["BINARY"])
             remove_dead_nodes(model)
             return model, True
