@@ -121,7 +121,8 @@ def test_cli_build_reports_yosys_fit_vivado_and_deploy(tmp_path):
     assert "yosys:" in r.stdout and "fits" in r.stdout
 
 
-def test_hls_backend_build_and_cppsim_match_qonnx(tmp_path):
+@pytest.mark.parametrize("name,folding", CASES[:2], ids=[c[0] for c in CASES[:2]])
+def test_hls_backend_build_and_cppsim_match_qonnx(name, folding, tmp_path):
     """--backend hls: the generated HLS C++ network, compiled with g++, equals the QONNX model."""
     from hwflow.cppsim import find_ap_types, find_cxx
     from hwflow.errors import HwflowError
@@ -129,9 +130,11 @@ def test_hls_backend_build_and_cppsim_match_qonnx(tmp_path):
         find_ap_types(), find_cxx()
     except HwflowError as e:
         pytest.skip(str(e))
-    _, path = make_model("mlp-w1a1:64-100-36-10", tmp_path, seed=12)
-    fold = tmp_path / "fold.json"
-    fold.write_text(json.dumps(CASES[0][1]))
+    _, path = make_model(name, tmp_path, seed=12)
+    fold = None
+    if folding:
+        fold = tmp_path / "fold.json"
+        fold.write_text(json.dumps(folding))
     res = build(path, tmp_path / "b", BuildOptions(folding=fold, backend="hls", synth="none", verify_images=300),
                 quiet=True)
     assert res.report["verified"] and res.report["checks"]["cppsim_vs_dataflow"]
