@@ -40,3 +40,25 @@ def build(verilator, tmp_path_factory):
         return cache[key]
 
     return get
+
+
+def write_mvau_mem(d: Path, W, T, simd: int, pe: int, tw: int) -> None:
+    """The MVAU's ROM files, written independently of hwflow.codegen_rtl.
+
+    weights.mem line nf*SF+sf: bit p*SIMD+j = W[nf*PE+p][sf*SIMD+j];
+    thresh.mem line nf: T[nf*PE+p] in TW-bit two's complement at bits [p*TW +: TW].
+    """
+    mh, mw = W.shape
+    sf, nf = mw // simd, mh // pe
+    with open(d / "weights.mem", "w") as f:
+        for n in range(nf):
+            for s in range(sf):
+                row = W[n * pe:(n + 1) * pe, s * simd:(s + 1) * simd].reshape(-1)
+                f.write(format(sum(int(b) << i for i, b in enumerate(row)), "x") + "\n")
+    if T is not None:
+        with open(d / "thresh.mem", "w") as f:
+            for n in range(nf):
+                v = 0
+                for p in range(pe):
+                    v |= (int(T[n * pe + p]) & ((1 << tw) - 1)) << (p * tw)
+                f.write(format(v, "x") + "\n")

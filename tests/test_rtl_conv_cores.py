@@ -24,7 +24,7 @@ import pytest
 
 from hwflow import rtlsim
 
-from rtl_fixtures import RTL, STALLS, build, clog2, verilator  # noqa: F401 (fixtures)
+from rtl_fixtures import RTL, STALLS, build, clog2, verilator, write_mvau_mem  # noqa: F401 (fixtures)
 
 MODES = ((1.0, 1.0), STALLS)
 
@@ -127,24 +127,6 @@ def test_maxpool(build, tmp_path, dim, ch, pool, pe):
 
 # --------------------------------------------------------------------------- multi-bit MVAU
 
-def write_mem_signed(d: Path, W, T, simd: int, pe: int, tw: int) -> None:
-    """Weights as in test_rtl_cores; thresholds in TW-bit two's complement."""
-    mh, mw = W.shape
-    sf, nf = mw // simd, mh // pe
-    with open(d / "weights.mem", "w") as f:
-        for n in range(nf):
-            for s in range(sf):
-                row = W[n * pe:(n + 1) * pe, s * simd:(s + 1) * simd].reshape(-1)
-                f.write(format(sum(int(b) << i for i, b in enumerate(row)), "x") + "\n")
-    if T is not None:
-        with open(d / "thresh.mem", "w") as f:
-            for n in range(nf):
-                v = 0
-                for p in range(pe):
-                    v |= (int(T[n * pe + p]) & ((1 << tw) - 1)) << (p * tw)
-                f.write(format(v, "x") + "\n")
-
-
 MVAU_MB_CASES = [
     # (MW, MH, SIMD, PE, IN_SIGNED, THRESH)
     pytest.param(27, 64, 3, 4, 1, 1, id="s8-thr-simd3"),
@@ -187,7 +169,7 @@ def test_mvau_multibit(build, tmp_path, mw, mh, simd, pe, signed, thresh):
         ref = (acc >= T[None, :]).astype(np.int64)
         assert ref[0, 0] == 1 and ref[1:, 0].sum() == 0 and ref[:, 1].sum() == 0
         assert ref[:, 2].all() and ref[1, 3] == 0 and ref[:, 4].all() and not ref[:, -1].any()
-    write_mem_signed(tmp_path, W, T, simd, pe, tw)
+    write_mvau_mem(tmp_path, W, T, simd, pe, tw)
     in_beats = rtlsim.pack_beats(X, ib, simd)
     for p_in, p_out in MODES:
         out, st = rtlsim.run_sim(exe, in_beats, n_img, sf, nf, out_width=pe * ob, cwd=tmp_path,

@@ -17,33 +17,10 @@ import pytest
 from hwflow import rtlsim
 from hwflow.errors import HwflowError
 
-from rtl_fixtures import RTL, STALLS, build, clog2, verilator  # noqa: F401 (fixtures)
+from rtl_fixtures import RTL, STALLS, build, clog2, verilator, write_mvau_mem  # noqa: F401 (fixtures)
 
 
 # --------------------------------------------------------------------------- MVAU
-
-def bits_to_hex(row) -> str:
-    """Independent of rtlsim.pack_beats: bit i of the word is row[i]."""
-    return format(int("".join(str(int(b)) for b in row[::-1]), 2), "x")
-
-
-def write_mvau_mem(d: Path, W, T, simd: int, pe: int, tw: int) -> None:
-    mh, mw = W.shape
-    sf, nf = mw // simd, mh // pe
-    with open(d / "weights.mem", "w") as f:
-        for n in range(nf):
-            for s in range(sf):
-                # bit p*SIMD + j = W[n*PE + p][s*SIMD + j]
-                row = W[n * pe:(n + 1) * pe, s * simd:(s + 1) * simd].reshape(-1)
-                f.write(bits_to_hex(row) + "\n")
-    if T is not None:
-        with open(d / "thresh.mem", "w") as f:
-            for n in range(nf):
-                v = 0
-                for p in range(pe):
-                    v |= int(T[n * pe + p]) << (p * tw)
-                f.write(format(v, "x") + "\n")
-
 
 MVAU_CASES = [
     # (MW, MH, SIMD, PE, THRESH)
