@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     except HwflowError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print("error: out of memory; a failed build is kept as <out>.partial: retry with fewer check images "
+              "(--verify-images 200) or on a machine with more RAM", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -31,6 +31,14 @@ def clog2(n: int) -> int:
     return max(1, ceil(log2(n))) if n > 1 else 1
 
 
+def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
+    """Integer-valued a @ b on BLAS, exactly: float32 while every partial sum stays below
+    2^24 in magnitude (|sums| <= bound), float64 otherwise."""
+    if bound >= 1 << 24:
+        a, b = a.astype(np.float64), b.astype(np.float64)
+    return np.rint(a @ b).astype(np.int64)
+
+
 def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
@@ -149,15 +157,15 @@ class MVAU(StreamLayer):
     def execute(self, x: np.ndarray) -> np.ndarray:
         """x: [N, vectors*MW] bits or integers -> [N, vectors*MH] bits or integers (int64)."""
         n = len(x)
-        # float64 matmuls are exact here (|sums| << 2^53) and run on BLAS, unlike int64 ones
-        x = np.asarray(x, dtype=np.float64).reshape(n * self.vectors, self.mw)
-        w = self.weights.astype(np.float64)
+        w = self.weights.astype(np.float32)
+        x = np.asarray(x, dtype=np.float32).reshape(n * self.vectors, self.mw)
         if self.in_bits == 1:
-            # matches = x.w + (1-x).(1-w); the dot product is 2*matches - MW
-            acc = np.rint(x @ w.T + (1 - x) @ (1 - w).T).astype(np.int64)
+            # matches = x.w + (1-x).(1-w) = 2 x.w - sum(x) - sum(w) + MW; the dot product is 2*matches - MW
+            xw = _exact_matmul(x, w.T, self.mw)
+            acc = 2 * xw - x.sum(axis=1, dtype=np.int64)[:, None] - w.sum(axis=1, dtype=np.int64)[None, :] + self.mw
             dot = 2 * acc - self.mw
         else:
-            acc = dot = np.rint(x @ (2 * w - 1).T).astype(np.int64)
+            acc = dot = _exact_matmul(x, (2 * w - 1).T, self.mw << (self.in_bits - 1 + (not self.in_signed)))
         y = dot if self.thresholds is None else (acc >= self.thresholds[None, :]).astype(np.int64)
         return y.reshape(n, self.vectors * self.mh)
 
@@ -225,9 +233,9 @@ class SWG(StreamLayer):
     def execute(self, x: np.ndarray) -> np.ndarray:
         n, d, o, k, st = len(x), self.ifm_dim, self.ofm_dim, self.k, self.stride
         img = np.asarray(x).reshape(n, d, d, self.ch)
-        rows = [img[:, oy * st:oy * st + k, ox * st:ox * st + k, :].reshape(n, -1)
-                for oy in range(o) for ox in range(o)]
-        return np.concatenate(rows, axis=1)
+        # a view [n, oy, ox, c, ky, kx]; one copy when reordered to (oy, ox, ky, kx, c)
+        win = np.lib.stride_tricks.sliding_window_view(img, (k, k), axis=(1, 2))[:, ::st, ::st][:, :o, :o]
+        return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n, -1)
 
     def resources(self) -> dict:
         bits = (self.k + 1) * self.ifm_dim * self.ch * self.elem_bits
@@ -285,6 +293,31 @@ def tie_widths(layers: list) -> None:
             layer.pe = layers[i - 1].pe if i > 0 and isinstance(layers[i - 1], MVAU) else layer.pe
 
 
+# elements of the widest intermediate stream held at once by a chunked execution (~32 MB as int64)
+CHUNK_ELEMS = 1 << 22
+
+
+def images_per_chunk(layers: list, budget: int = CHUNK_ELEMS) -> int:
+    """How many images a chunked execution of `layers` takes at once."""
+    widest = max(max(lay.in_elems, lay.out_elems) for lay in layers)
+    return max(1, budget // widest)
+
+
+def execute_chunked(layers: list, x: np.ndarray) -> np.ndarray:
+    """Run a chain of layers on x [N, E] in chunks of images; the outputs are concatenated."""
+    x = np.asarray(x)
+    step = images_per_chunk(layers)
+    outs = []
+    for s in range(0, len(x), step):
+        y = x[s:s + step]
+        for layer in layers:
+            y = layer.execute(y)
+        outs.append(y)
+    if not outs:
+        return np.zeros((0, layers[-1].out_elems), dtype=np.int64)
+    return np.concatenate(outs)
+
+
 @dataclass
 class Dataflow:
     """Host head + hardware layers + host tail, executable end to end in numpy/qonnx."""
@@ -308,11 +341,11 @@ class Dataflow:
         return np.rint(h.reshape(len(x), -1)).astype(np.int64)
 
     def execute_hw(self, bits: np.ndarray) -> np.ndarray:
-        """The hardware part in numpy: input elements -> the last layer's integers."""
-        y = bits
-        for layer in self.layers:
-            y = layer.execute(y)
-        return y
+        """The hardware part in numpy: input elements -> the last layer's integers.
+
+        Runs in chunks of images so that no intermediate stream (a window generator's
+        output can be 100x its input) takes more than a bounded amount of memory."""
+        return execute_chunked(self.layers, bits)
 
     def run_tail(self, dots: np.ndarray) -> np.ndarray:
         """Integer outputs of the last layer -> the model's float outputs."""

@@ -110,15 +110,50 @@ def _with_batch(model, n: int):
     return m.transform(InferShapes())
 
 
-def run_qonnx(model, x: np.ndarray, chunk: int = 1000) -> np.ndarray:
+# bytes of intermediate tensors one chunk of a qonnx execution may hold (it keeps them all)
+QONNX_CHUNK_BYTES = 512 << 20
+
+
+def _bytes_per_image(model) -> int:
+    """float32 bytes of every tensor in the graph for one image (the execution context)."""
+    names = {t.name for t in (*model.graph.value_info, *model.graph.output, *model.graph.input)}
+    total = 0
+    for name in names:
+        shape = model.get_tensor_shape(name)
+        if shape and model.get_initializer(name) is None:
+            total += 4 * int(np.prod([d for d in shape[1:] if d and d > 0]))
+    return max(1, total)
+
+
+@contextmanager
+def _sanitize(on: bool):
+    """qonnx rounds every integer-annotated tensor after each node unless SANITIZE_QUANT_TENSORS=0
+    (its only switch); with a Python-level max over every element, that dominates the run time."""
+    old = os.environ.get("SANITIZE_QUANT_TENSORS")
+    os.environ["SANITIZE_QUANT_TENSORS"] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["SANITIZE_QUANT_TENSORS"]
+        else:
+            os.environ["SANITIZE_QUANT_TENSORS"] = old
+
+
+def run_qonnx(model, x: np.ndarray, chunk: int | None = None, sanitize: bool = True) -> np.ndarray:
     """Execute ``model`` (a ModelWrapper) on the batch ``x`` [N, *input_shape].
 
     Rather than one execute_onnx call per image, the graph is re-batched (qonnx's
     ChangeBatchSize also patches the batch-1 Reshape that torch's exporter bakes in) so
-    each node runs once per chunk.
+    each node runs once per chunk.  Chunks are sized so that all the tensors qonnx keeps
+    for one chunk stay within QONNX_CHUNK_BYTES.  ``sanitize=False`` skips qonnx's rounding
+    of integer-annotated tensors: for graphs whose integers are exact by construction (the
+    streamlined graph, checked against the original), where the rounding is only cost.
     """
     from qonnx.core.onnx_exec import execute_onnx
 
+    if chunk is None:
+        chunk = int(np.clip(QONNX_CHUNK_BYTES // _bytes_per_image(model), 1, 1000))
     x = np.ascontiguousarray(x, dtype=np.float32)
     in_name = model.graph.input[0].name
     out_name = model.graph.output[0].name
@@ -132,7 +167,8 @@ def run_qonnx(model, x: np.ndarray, chunk: int = 1000) -> np.ndarray:
         n = len(part)
         if n not in cache:
             cache[n] = _with_batch(model, n)
-        outs.append(execute_onnx(cache[n], {in_name: part})[out_name])
+        with _sanitize(sanitize):
+            outs.append(execute_onnx(cache[n], {in_name: part})[out_name])
     if not outs:
         return np.zeros((0, *model.get_tensor_shape(out_name)[1:]), dtype=np.float32)
     return np.concatenate(outs, axis=0)

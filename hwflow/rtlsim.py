@@ -252,10 +252,7 @@ def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
     ``p_out``: per-cycle probabilities of offering an input beat / asserting
     m_axis_tready (1.0 = no stalls).  Returns ``(out_beats, stats)`` with out_beats a
     uint32 array (n_images*out_beats_per_image, ceil(out_width/32)) and stats the
-    harness JSON (cycles, in_beats, out_beats, extra_out_beats, deadlock; per image
-    first_in, last_in, first_out, last_out).  Raises HwflowError on a deadlock (no
-    beat moved for ``max_idle`` cycles, e.g. too few inputs consumed or outputs
-    produced) and when the design sends more output beats than expected.
+    harness JSON (see :func:`run_sim_files`).
     """
     in_beats = np.asarray(in_beats)
     if in_beats.ndim == 1:
@@ -265,12 +262,31 @@ def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
         raise HwflowError(f"run_sim: got {in_beats.shape[0]} input beats, expected "
                           f"{n_images} images x {in_beats_per_image} beats = {n_in}")
     out_words = -(-int(out_width) // 32)
+    with tempfile.TemporaryDirectory(prefix="hwflow_sim_") as td:
+        fin, fout = Path(td) / "in.bin", Path(td) / "out.bin"
+        np.ascontiguousarray(in_beats, dtype="<u4").tofile(fin)
+        stats = run_sim_files(exe, fin, fout, n_images, in_beats_per_image, out_beats_per_image,
+                              seed=seed, p_in=p_in, p_out=p_out, max_idle=max_idle, cwd=cwd, timeout=timeout)
+        out = np.fromfile(fout, dtype="<u4").astype(np.uint32)
+    return out.reshape(-1, out_words), stats
+
+
+def run_sim_files(exe, in_path, out_path, n_images: int, in_beats_per_image: int,
+                  out_beats_per_image: int, *, seed: int = 0, p_in: float = 1.0, p_out: float = 1.0,
+                  max_idle: int = 100000, cwd, timeout: float | None = None) -> dict:
+    """Stream the beats in the file ``in_path`` through ``exe``; the output beats go to ``out_path``.
+
+    Files hold raw little-endian uint32 words, ceil(width/32) per beat, images back to
+    back (what :func:`pack_beats` makes).  Returns the harness's stats (cycles, in_beats,
+    out_beats, extra_out_beats, deadlock; per image first_in, last_in, first_out,
+    last_out).  Raises HwflowError on a deadlock (no beat moved for ``max_idle``
+    cycles) and when the design sends more or fewer output beats than expected.
+    """
+    n_in = int(n_images) * int(in_beats_per_image)
     n_out = int(n_images) * int(out_beats_per_image)
     with tempfile.TemporaryDirectory(prefix="hwflow_sim_") as td:
-        tdp = Path(td)
-        fin, fout, fstats = tdp / "in.bin", tdp / "out.bin", tdp / "stats.json"
-        np.ascontiguousarray(in_beats, dtype="<u4").tofile(fin)
-        cmd = [str(Path(exe).resolve()), str(fin), str(fout), str(fstats), str(int(n_images)),
+        fstats = Path(td) / "stats.json"
+        cmd = [str(Path(exe).resolve()), str(in_path), str(out_path), str(fstats), str(int(n_images)),
                str(int(in_beats_per_image)), str(int(out_beats_per_image)), str(int(seed)),
                repr(float(p_in)), repr(float(p_out)), str(int(max_idle))]
         try:
@@ -278,24 +294,21 @@ def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
         except subprocess.TimeoutExpired:
             raise HwflowError(f"rtlsim of {n_images} images did not finish within {timeout} s") from None
         stats = json.loads(fstats.read_text()) if fstats.is_file() else None
-        out = (np.fromfile(fout, dtype="<u4").astype(np.uint32) if fout.is_file()
-               else np.zeros(0, np.uint32))
-    out = out.reshape(-1, out_words)
     msg = (r.stderr.strip().splitlines() or [""])[-1]
+    got = stats["out_beats"] if stats else 0
     if r.returncode == 3:
-        got = out.shape[0]
         raise HwflowError(
             f"rtlsim deadlock: no beat moved for {max_idle} cycles; received "
             f"{got // out_beats_per_image} of {n_images} images ({got} of {n_out} output beats, "
             f"{stats['in_beats'] if stats else '?'} of {n_in} input beats sent)")
-    if r.returncode != 0:
+    if r.returncode != 0 or stats is None:
         raise HwflowError(f"rtlsim failed (exit {r.returncode}): {msg}")
-    if out.shape[0] != n_out:
-        raise HwflowError(f"rtlsim returned {out.shape[0]} output beats, expected {n_out}")
+    if got != n_out:
+        raise HwflowError(f"rtlsim returned {got} output beats, expected {n_out}")
     if stats.get("extra_out_beats", 0):
         raise HwflowError(f"rtlsim: the design sent {stats['extra_out_beats']} output beats more than "
                           f"the expected {n_images} x {out_beats_per_image}")
-    return out, stats
+    return stats
 
 
 # --------------------------------------------------------------------------- packing
@@ -324,26 +337,22 @@ def pack_beats(values, elem_bits: int, elems_per_beat: int) -> np.ndarray:
                           f"{epb} per beat (or bad elem_bits={eb})")
     beat_bits = eb * epb
     words = -(-beat_bits // 32)
-    pad = words * 32 - beat_bits
-    nbytes = -(-eb // 8)
-    # Two's complement in 64 bits, then keep the low eb bits of each element.
-    u = np.ascontiguousarray(v.reshape(-1, epb).astype(np.int64).view("<u8"))
-    if eb < 64:
-        u &= np.uint64((1 << eb) - 1)
-    n_beats = u.shape[0]
+    v = v.reshape(-1, epb)
+    n_beats = v.shape[0]
     out = np.empty((n_beats, words), dtype=np.uint32)
     rows = max(1, _CHUNK_BITS // (words * 32))
     for s in range(0, n_beats, rows):
-        blk = u[s:s + rows]
+        blk = v[s:s + rows]
         r = blk.shape[0]
+        bits = np.zeros((r, words * 32), np.uint8)  # one byte per bit, the padding stays 0
         if eb == 1:
-            bits = blk.astype(np.uint8)
+            np.bitwise_and(blk, 1, out=bits[:, :epb], casting="unsafe")
         else:
-            by = blk.view(np.uint8).reshape(r, epb, 8)[:, :, :nbytes]
-            bits = np.unpackbits(by, axis=2, bitorder="little")[:, :, :eb].reshape(r, beat_bits)
-        if pad:
-            bits = np.concatenate([bits, np.zeros((r, pad), np.uint8)], axis=1)
-        out[s:s + r] = np.packbits(bits, axis=1, bitorder="little").view("<u4")
+            # two's complement in 64 bits; the low eb bits of each element, LSB first
+            by = np.ascontiguousarray(blk, dtype=np.int64).view(np.uint8).reshape(-1)
+            bits[:, :beat_bits] = np.unpackbits(by, bitorder="little").reshape(r, epb, 64)[:, :, :eb].reshape(r, -1)
+        # rows are whole 32-bit words, so packing the flat matrix packs each row (and is fast)
+        out[s:s + r] = np.packbits(bits.reshape(-1), bitorder="little").view("<u4").reshape(r, words)
     return out
 
 

@@ -35,14 +35,16 @@ class RtlSim:
     """A compiled Verilator model of a chain of layers (one layer or a whole network)."""
 
     def __init__(self, layers: list, rtl_dir: Path, top: str = "hwflow_top",
-                 obj_dir: Path | None = None, write: bool = True):
+                 obj_dir: Path | None = None, write: bool = True, sources: list[str] | None = None,
+                 jobs: int = 2):
+        """write=False uses the RTL already in rtl_dir: `sources`, or every hwflow_*.v there."""
         self.layers, self.rtl_dir, self.top = layers, Path(rtl_dir), top
         if write:
             self.sources = write_rtl(layers, self.rtl_dir, top)
         else:
-            self.sources = [p.name for p in sorted(self.rtl_dir.glob("hwflow_*.v"))]
+            self.sources = sources or [p.name for p in sorted(self.rtl_dir.glob("hwflow_*.v"))]
         self.obj_dir = Path(obj_dir) if obj_dir else self.rtl_dir / f"obj_{top}"
-        self.exe = rtlsim.build_sim(self.rtl_dir, top, self.sources, self.obj_dir)
+        self.exe = rtlsim.build_sim(self.rtl_dir, top, self.sources, self.obj_dir, jobs=jobs)
 
     def run(self, bits: np.ndarray, *, seed: int = 0, p_in: float = 1.0, p_out: float = 1.0) -> SimResult:
         first, last = self.layers[0], self.layers[-1]
@@ -55,12 +57,12 @@ class RtlSim:
             p_in=p_in, p_out=p_out, cwd=self.rtl_dir)
         seconds = time.perf_counter() - t0
         ints = rtlsim.unpack_beats(out, last.out_elem_bits, last.out_epb, last.out_elems, signed=last.out_signed)
-        return SimResult(ints, _initiation_interval(stats["last_out"]),
+        return SimResult(ints, initiation_interval(stats["last_out"]),
                          int(stats["last_out"][0] - stats["first_in"][0]) + 1,
                          int(stats["cycles"]), seconds)
 
 
-def _initiation_interval(last_out) -> float:
+def initiation_interval(last_out) -> float:
     """Average spacing of output completions over the second half of the batch (steady state)."""
     last_out = np.asarray(last_out, dtype=np.int64)
     n = len(last_out)

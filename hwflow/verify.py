@@ -1,0 +1,162 @@
+"""The build's bit-exact checks of the RTL against the dataflow model, in bounded memory.
+
+A conv net's intermediate streams are large (a window generator repeats each pixel up to
+K*K times: CNV's second window stream is 451,584 elements per image), so no stream is
+ever held unpacked for a whole batch.  Images go through the numpy model in chunks; each
+layer's input beats and expected output beats are appended, packed, to files; the
+simulators read and write files; outputs are compared beat for beat.  Memory then grows
+with the chunk, not with the number of check images.
+
+Simulations are independent processes and run in parallel, one per core.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hwflow import rtlsim
+from hwflow.dataflow import images_per_chunk
+from hwflow.errors import HwflowError
+
+# Simulated cycles one per-layer check may spend (at the layer's own rate).  A layer whose
+# image takes longer is checked on fewer images, never fewer than MIN_LAYER_IMAGES; the
+# whole-network check always runs on every check image.
+LAYER_CHECK_CYCLES = 4_000_000
+MIN_LAYER_IMAGES = 64
+_COMPARE_BEATS = 1 << 18  # beats compared per block
+
+
+@dataclass
+class LayerCheck:
+    name: str
+    images: int                  # images this layer was simulated on (each run)
+    cycles_per_image: float      # full-speed initiation interval from rtlsim
+
+
+def layer_images(layer, n: int, budget: int = LAYER_CHECK_CYCLES) -> int:
+    """Images to simulate `layer` alone on: all n while that fits the cycle budget."""
+    return min(n, max(MIN_LAYER_IMAGES, budget // max(1, layer.cycles())))
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class _StreamFile:
+    """Packed beats of one stream, appended chunk by chunk."""
+
+    def __init__(self, path: Path, elem_bits: int, epb: int):
+        self.path, self.elem_bits, self.epb = path, elem_bits, epb
+        self.f = open(path, "wb")
+
+    def append(self, values: np.ndarray) -> None:
+        if len(values):
+            rtlsim.pack_beats(values, self.elem_bits, self.epb).astype("<u4").tofile(self.f)
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def check_layers(layers: list, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | None = None,
+                 on_start=None) -> list[LayerCheck]:
+    """Simulate every layer alone on its own inputs (the numpy model's stream into it), with
+    random stalls and at full speed; name the first layer whose output differs."""
+    from hwflow.codegen_rtl import write_rtl
+    from hwflow.sim import RtlSim
+    rtl_dir = Path(rtl_dir)
+    jobs = jobs or default_jobs()
+    counts = [layer_images(layer, len(x)) for layer in layers]
+    tops = [f"hwflow_{layer.name}" for layer in layers]
+    sources = [write_rtl([layer], rtl_dir, top) for layer, top in zip(layers, tops)]
+    with tempfile.TemporaryDirectory(prefix="hwflow_check_") as td, ThreadPoolExecutor(jobs) as pool:
+        # Verilator builds run while numpy computes the expected streams.
+        builds = [pool.submit(RtlSim, [layer], rtl_dir, top, write=False, sources=src, jobs=1)
+                  for layer, top, src in zip(layers, tops, sources)]
+        files = _expected_streams(layers, x, counts, Path(td))
+        sims = [b.result() for b in builds]
+        if on_start:
+            on_start(counts)
+        runs = []
+        for i, (sim, layer, n) in enumerate(zip(sims, layers, counts)):
+            for stalled in (True, False):
+                out = Path(td) / f"{i}_{'stalled' if stalled else 'full'}.out"
+                runs.append((i, stalled, out, pool.submit(
+                    rtlsim.run_sim_files, sim.exe, files[i][0], out, n, layer.in_beats, layer.out_beats,
+                    seed=seed, p_in=0.7 if stalled else 1.0, p_out=0.6 if stalled else 1.0, cwd=rtl_dir)))
+        results, errors = {}, {}
+        for i, stalled, out, fut in runs:
+            try:
+                stats = fut.result()
+                bad = _first_difference(out, files[i][1], layers[i])
+                if bad:
+                    raise HwflowError(f"rtlsim of layer {layers[i].name}{' under random stalls' if stalled else ''} "
+                                      f"differs from the dataflow model, {bad}")
+                if not stalled:
+                    results[i] = stats
+            except HwflowError as e:
+                errors.setdefault(i, e)
+        if errors:
+            raise errors[min(errors)]  # the first layer that disagrees explains the rest
+    from hwflow.sim import initiation_interval
+    return [LayerCheck(layer.name, n, initiation_interval(results[i]["last_out"]))
+            for i, (layer, n) in enumerate(zip(layers, counts))]
+
+
+def _expected_streams(layers: list, x: np.ndarray, counts: list[int], td: Path) -> list[tuple[Path, Path]]:
+    """One pass of the numpy model over x in chunks: per layer, its input beats and its
+    expected output beats (first counts[i] images) as files."""
+    ins = [_StreamFile(td / f"{i}.in", la.in_elem_bits, la.in_epb) for i, la in enumerate(layers)]
+    want = [_StreamFile(td / f"{i}.want", la.out_elem_bits, la.out_epb) for i, la in enumerate(layers)]
+    step, n = images_per_chunk(layers), max(counts)
+    for s in range(0, n, step):
+        y = np.asarray(x[s:min(s + step, n)])
+        for i, layer in enumerate(layers):
+            keep = max(0, min(len(y), counts[i] - s))
+            ins[i].append(y[:keep])
+            y = layer.execute(y)
+            want[i].append(y[:keep])
+    for f in ins + want:
+        f.close()
+    return [(a.path, b.path) for a, b in zip(ins, want)]
+
+
+def _first_difference(got_path: Path, want_path: Path, layer) -> str | None:
+    """None if the two beat files are equal, else where they first differ (image, element)."""
+    words = -(-layer.out_width // 32)
+    got = np.memmap(got_path, dtype="<u4", mode="r").reshape(-1, words)
+    want = np.memmap(want_path, dtype="<u4", mode="r").reshape(-1, words)
+    if got.shape != want.shape:
+        return f"{got.shape[0]} output beats instead of {want.shape[0]}"
+    for s in range(0, len(want), _COMPARE_BEATS):
+        diff = np.flatnonzero(np.any(got[s:s + _COMPARE_BEATS] != want[s:s + _COMPARE_BEATS], axis=1))
+        if diff.size:
+            img = (s + int(diff[0])) // layer.out_beats
+            rows = slice(img * layer.out_beats, (img + 1) * layer.out_beats)
+            a, b = (rtlsim.unpack_beats(np.array(v[rows]), layer.out_elem_bits, layer.out_epb, layer.out_elems,
+                                        signed=layer.out_signed)[0] for v in (got, want))
+            e = int(np.flatnonzero(a != b)[0])
+            return f"first at image {img}, output {e}: {a[e]} vs {b[e]}"
+    return None
+
+
+def check_network(layers: list, rtl_dir: Path, x: np.ndarray, want: np.ndarray, seed: int):
+    """The whole network on every check image, under random stalls and at full speed (in
+    parallel); returns the full-speed SimResult (its cycles are the network's)."""
+    from hwflow.sim import RtlSim
+    sim = RtlSim(layers, rtl_dir)
+    with ThreadPoolExecutor(2) as pool:
+        stalled = pool.submit(sim.run, x, seed=seed, p_in=0.7, p_out=0.6)
+        full = pool.submit(sim.run, x)
+        for res, what in ((stalled.result(), "the whole network under random stalls"),
+                          (full.result(), "the whole network")):
+            if not np.array_equal(res.outputs, want):
+                idx = np.argwhere(res.outputs != want)[0]
+                raise HwflowError(f"rtlsim of {what} differs from the dataflow model, first at image {idx[0]}, "
+                                  f"output {idx[1]}: {res.outputs[tuple(idx)]} vs {want[tuple(idx)]}")
+    return full.result()
