@@ -1,7 +1,8 @@
 """Benchmark: build a zoo model (default TFC-w1a1) for a board at its default folding.
 
-Prints the build time (QONNX -> verified rtlsim), the simulator's speed, and the
-simulated hardware's images/s and latency at the board clock.  Numbers, not asserts.
+Prints the build time (QONNX -> verified rtlsim, Yosys off) per step, its peak memory (the
+build's process and its simulators), the simulator's speed, and the simulated hardware's
+images/s and latency at the board clock.  Numbers, not asserts.
 
     python benchmarks/bench_build.py [--zoo tfc-w1a1 | --onnx MODEL.onnx] [--board Pynq-Z1] [--images N]
 """
@@ -9,6 +10,7 @@ simulated hardware's images/s and latency at the board clock.  Numbers, not asse
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +51,10 @@ def main() -> None:
         print(f"board                      {a.board} at {clock:g} MHz, folding {res.report['folding']}")
         print(f"build (QONNX -> verified)  {build_s:.1f} s  (steps: "
               + ", ".join(f"{k.split(' ')[0]} {v:.1f}" for k, v in res.steps.items()) + ")")
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 2**20
+        print(f"peak memory                {peak:.2f} GB (largest of this process and its simulators; "
+              f"{a.verify_images} check images)")
         print(f"rtlsim speed               {big.sim_rate / 1e6:.2f} M cycles/s ({a.images} images, "
               f"{big.total_cycles} cycles, {big.seconds:.2f} s)")
         print(f"simulated throughput       {clock * 1e6 / big.cycles_per_image:,.0f} images/s "

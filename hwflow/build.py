@@ -37,6 +37,7 @@ class BuildOptions:
     clock_mhz: float | None = None
     synth: str = "top"             # Yosys: "top", "layers" (each layer and the top) or "none"
     backend: str = "rtl"           # "rtl" (Verilog, checked in Verilator) or "hls" (HLS C++, checked by g++ C-sim)
+    board_files: Path | None = None  # Vivado board files to search (Pynq-Z1/Z2 ones are not shipped with Vivado)
 
 
 @dataclass
@@ -141,8 +142,7 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
         else:
             target = fold_for_board(df, board)
             how = f"board default (target {target} cycles/image)"
-        for layer in df.layers:
-            layer.check_folding()
+        df.net.check()
         _fits_estimate(df, board)
         df.save(out)
         (out / "folding.json").write_text(json.dumps(folding_json(df), indent=1))
@@ -151,9 +151,9 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
         _hls_steps(df, out, board, clock, bits, opts, progress, verified)
     if opts.rtlsim and opts.backend == "rtl":
         from hwflow.verify import check_layers, check_network
-        hw_bits = np.concatenate([bits, random_hw_inputs(df.layers[0], bits.shape, opts.stall_seed)])
+        hw_bits = np.concatenate([bits, random_hw_inputs(df.net.first, bits.shape, opts.stall_seed)])
         with progress.step("rtlsim each layer alone (random stalls, then full speed)"):
-            layer_cycles = _failing_in(out, check_layers, df.layers, out / "rtl", hw_bits, opts.stall_seed)
+            layer_cycles = _failing_in(out, check_layers, df.net, out / "rtl", hw_bits, opts.stall_seed)
         with progress.step(f"rtlsim the whole network on {len(hw_bits)} images (random stalls, then full speed)"):
             want = df.execute_hw(hw_bits)
             sim = _failing_in(out, check_network, df.layers, out / "rtl", hw_bits, want, opts.stall_seed)
@@ -170,7 +170,7 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     if opts.synth != "none":
         with progress.step(f"synthesize with Yosys ({'each layer and ' if opts.synth == 'layers' else ''}the top)"):
             _synth_step(out, board, report, opts.synth)
-    _board_steps(out, board, report, progress)
+    _board_steps(out, board, clock, opts, report, progress)
     report["step_seconds"] = progress.times
     # rewritten last: a report.json with "finished": true marks a finished build
     report["finished"] = True
@@ -207,14 +207,17 @@ def _synth_step(out: Path, board: Board, report: dict, mode: str) -> None:
     fit_check(counts, board)
 
 
-def _board_steps(out: Path, board: Board, report: dict, progress: Progress) -> None:
+def _board_steps(out: Path, board: Board, clock: float, opts: BuildOptions, report: dict,
+                 progress: Progress) -> None:
     """The Vivado project (run when Vivado is installed) and the PYNQ deployment package."""
     from hwflow.deploy import write_deploy
-    from hwflow.vivado import run_vivado, write_vivado_project
+    from hwflow.vivado import read_timing, run_vivado, timing_summary, write_vivado_project
     with progress.step("Vivado project (bitstream when Vivado is installed)"):
-        write_vivado_project(out, board)
+        write_vivado_project(out, board, board_files=opts.board_files, clock_mhz=clock)
         built = run_vivado(out)
         report["bitstream"] = str(out / "deploy" / "hwflow.bit") if built else None
+        timing = read_timing(out) if built else None
+        report["timing"] = {**(timing or {}), "summary": timing_summary(timing)}
         if not built and not progress.quiet:
             print(f"      Vivado not found: the project is in {out / 'vivado'}; make the bitstream with "
                   f"`{out / 'vivado' / 'run.sh'}` where Vivado is installed", file=sys.stderr)
@@ -244,12 +247,10 @@ def _hls_steps(df: Dataflow, out: Path, board: Board, clock: float, bits: np.nda
 
 
 def random_hw_inputs(first, shape, seed: int) -> np.ndarray:
-    """Uniformly random hardware inputs over the first layer's whole element range."""
+    """Uniformly random hardware inputs over the whole range of the first layer's input encoding."""
     rng = np.random.default_rng(seed)
-    b = first.in_elem_bits
-    if b == 1:
-        return rng.integers(0, 2, shape)
-    lo, hi = (-(1 << (b - 1)), 1 << (b - 1)) if getattr(first, "out_signed", True) else (0, 1 << b)
+    t = first.in_type
+    lo, hi = (-(1 << (t.elem_bits - 1)), 1 << (t.elem_bits - 1)) if t.signed else (0, 1 << t.elem_bits)
     return rng.integers(lo, hi, shape)
 
 
@@ -281,7 +282,8 @@ def make_report(model_path: Path, board: Board, clock: float, df: Dataflow, sim,
     layers = []
     for i, layer in enumerate(df.layers):
         check = layer_cycles[i] if layer_cycles else None
-        layers.append({**layer.to_json(), "in_width": layer.in_width, "out_width": layer.out_width,
+        layers.append({**layer.to_json(), "shape": layer.describe(), "in_stream": layer.in_type.to_json(),
+                       "out_stream": layer.out_type.to_json(), "in_width": layer.in_width, "out_width": layer.out_width,
                        "est_cycles": layer.cycles(), "sim_cycles": check.cycles_per_image if check else None,
                        "check_images": check.images if check else None,
                        **{f"est_{k}": v for k, v in layer.resources().items()}})
@@ -334,8 +336,4 @@ def summary(report: dict) -> str:
 
 
 def _shape(lay: dict) -> str:
-    if lay["kind"] == "MVAU":
-        return f"{lay['mw']}x{lay['mh']}" + (f" x{lay['vectors']}" if lay.get("vectors", 1) > 1 else "")
-    if lay["kind"] == "SWG":
-        return f"{lay['ifm_dim']}^2x{lay['ch']} k{lay['k']}"
-    return f"{lay['ifm_dim']}^2x{lay['ch']} /{lay['pool']}"
+    return lay.get("shape", lay["kind"])

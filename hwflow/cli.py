@@ -21,7 +21,7 @@ def _cmd_build(a) -> None:
     from hwflow.build import BuildOptions, build, summary
     opts = BuildOptions(board=a.board, target_fps=a.target_fps, folding=a.folding,
                         verify_images=a.verify_images, rtlsim=not a.no_rtlsim, clock_mhz=a.clock_mhz,
-                        synth=a.synth, backend=a.backend)
+                        synth=a.synth, backend=a.backend, board_files=a.board_files)
     if a.model is not None and not Path(a.model).exists():
         raise HwflowError(f"model file not found: {a.model}")
     out = Path(a.out) if a.out else Path("build") / (Path(a.model).parent.name if a.model else "tfc-w1a1-digits")
@@ -84,8 +84,13 @@ def parser() -> argparse.ArgumentParser:
     g = b.add_mutually_exclusive_group()
     g.add_argument("--target-fps", type=float, help="fold every layer to reach this many images/s")
     g.add_argument("--folding", help="JSON file with PE/SIMD per layer, as the build's folding.json")
-    b.add_argument("--clock-mhz", type=float, help="override the board's default clock")
-    b.add_argument("--verify-images", type=int, default=1000, help="random inputs for the checks (default 1000)")
+    b.add_argument("--clock-mhz", type=float, help="override the board's default clock (folding, report and "
+                   "the PS clock of the Vivado project)")
+    b.add_argument("--board-files", type=Path, help="folder of Vivado board files (Pynq-Z1/Z2 ones do not ship "
+                   "with Vivado; ~/.config/hwflow/board_files is searched too)")
+    b.add_argument("--verify-images", type=int, default=1000,
+                   help="random inputs for the checks (default 1000; the whole-network rtlsim runs twice as many: "
+                        "these and as many uniformly random hardware inputs)")
     b.add_argument("--no-rtlsim", action="store_true", help="skip Verilator (generate RTL only, not verified)")
     b.add_argument("--synth", choices=("top", "layers", "none"), default="top",
                    help="Yosys resource counts and the fit check: the top (default), each layer too, or none")

@@ -1,7 +1,9 @@
-"""RTL generation: memory files for each layer and a thin top that stitches the cores.
+"""RTL generation: each layer's ROM files and a thin top that stitches the cores along the stream graph.
 
 The cores (hwflow/rtl/*.v) are hand-written, parameterised modules; all that is
-generated here is their parameters, their ROM contents and the wiring.
+generated here is their parameters (each layer gives its own, see Layer.rtl_instance),
+their ROM contents and the wiring: a width converter where a stream's two ends differ in
+width and a FIFO on every stream between two layers, deep enough for the consumer's bursts.
 """
 
 from __future__ import annotations
@@ -11,39 +13,16 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-import numpy as np
+from hwflow.layers import all_rtl_cores
+from hwflow.streams import StreamGraph
 
-from hwflow.dataflow import MVAU, SWG, MaxPool
-
-CORES = ("hwflow_mvau.v", "hwflow_outq.v", "hwflow_fifo.v", "hwflow_dwc.v", "hwflow_swg.v", "hwflow_maxpool.v")
+CORES = all_rtl_cores()
 FIFO_DEPTH = 4
-
-
-def hex_words(values: np.ndarray, elem_bits: int) -> list[str]:
-    """Rows of non-negative integers -> one hex word per row, element e at bits [e*elem_bits +: elem_bits]."""
-    values = np.asarray(values, dtype=np.int64)
-    rows, elems = values.shape
-    bits = ((values[:, :, None] >> np.arange(elem_bits)) & 1).reshape(rows, elems * elem_bits)
-    pad = (-bits.shape[1]) % 4
-    bits = np.concatenate([bits, np.zeros((rows, pad), dtype=np.int64)], axis=1)
-    nibbles = (bits.reshape(rows, -1, 4) * np.array([1, 2, 4, 8])).sum(axis=2)[:, ::-1]
-    digits = np.array(list("0123456789abcdef"))[nibbles]
-    return ["".join(r) for r in digits]
-
-
-def weight_words(layer: MVAU) -> list[str]:
-    """Line nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bit p*SIMD+s."""
-    w = layer.weights.reshape(layer.nf, layer.pe, layer.sf, layer.simd).transpose(0, 2, 1, 3)
-    return hex_words(w.reshape(layer.nf * layer.sf, layer.pe * layer.simd), 1)
-
-
-def threshold_words(layer: MVAU) -> list[str]:
-    return hex_words(layer.thresholds.reshape(layer.nf, layer.pe), layer.thresh_bits)
 
 
 @dataclass
 class Stage:
-    """One instance in the chain: module name, parameters, stream widths."""
+    """One instance in the top: module name, parameters, stream widths."""
     inst: str
     module: str
     params: dict
@@ -52,46 +31,32 @@ class Stage:
 
 
 def layer_stage(layer) -> Stage:
-    if isinstance(layer, SWG):
-        return Stage(layer.name, "hwflow_swg", {"IFM_DIM": layer.ifm_dim, "IFM_CH": layer.ch, "K": layer.k,
-                     "STRIDE": layer.stride, "SIMD": layer.simd, "ELEM_BITS": layer.elem_bits},
-                     layer.in_width, layer.out_width)
-    if isinstance(layer, MaxPool):
-        return Stage(layer.name, "hwflow_maxpool", {"IFM_DIM": layer.ifm_dim, "CH": layer.ch, "POOL": layer.pool,
-                     "PE": layer.pe}, layer.in_width, layer.out_width)
-    thr = layer.thresholds is not None
-    params = {"MW": layer.mw, "MH": layer.mh, "SIMD": layer.simd, "PE": layer.pe,
-              "THRESH": int(thr), "IN_BITS": layer.in_bits, "IN_SIGNED": int(layer.in_signed),
-              "ACC_W": layer.acc_bits, "TW": layer.thresh_bits,
-              "OUT_BITS": layer.out_bits, "WEIGHT_FILE": f'"{layer.name}_weights.mem"',
-              "THRESH_FILE": f'"{layer.name}_thresh.mem"' if thr else '""',
-              "RAM_STYLE": f'"{layer.ram_style}"'}
-    return Stage(layer.name, "hwflow_mvau", params, layer.in_width, layer.out_width)
+    module, params = layer.rtl_instance()
+    return Stage(layer.name, module, params, layer.in_width, layer.out_width)
 
 
 def fifo_depth_for(layer, minimum: int = FIFO_DEPTH) -> int:
-    """A FIFO in front of `layer` deep enough that its bursty reads do not stall its producer.
-
-    An MVAU reads its input only during its first neuron fold: hold a whole input vector.
-    A sliding-window generator stops reading while it emits windows: hold a row of pixels.
-    """
-    if isinstance(layer, MVAU):
-        return max(minimum, layer.sf + 2)
-    if isinstance(layer, SWG):
-        return max(minimum, layer.ifm_dim * layer.ch // layer.simd + 2)
-    return minimum
+    """A FIFO in front of `layer` deep enough that its bursty reads do not stall its producer."""
+    return max(minimum, layer.fifo_depth())
 
 
-def chain_stages(layers: list, fifo_depth: int = FIFO_DEPTH) -> list[Stage]:
-    """Layers with a width converter where widths differ and a FIFO between neighbours."""
-    stages = []
-    for i, layer in enumerate(layers):
-        if i > 0:
-            prev = stages[-1].out_width
-            if prev != layer.in_width:
-                stages.append(Stage(f"dwc{i}", "hwflow_dwc", {"IW": prev, "OW": layer.in_width},
-                                    prev, layer.in_width))
-            stages.append(Stage(f"fifo{i}", "hwflow_fifo", {"WIDTH": layer.in_width,
+def _graph(net) -> StreamGraph:
+    return net if isinstance(net, StreamGraph) else StreamGraph.chain(net)
+
+
+def chain_stages(net, fifo_depth: int = FIFO_DEPTH) -> list[Stage]:
+    """The stages of the top in stream order: each layer, and on every stream between two
+    layers a width converter (where widths differ) and a FIFO."""
+    net = _graph(net)
+    stages, k = [], 0
+    for layer in net.layers:
+        prod = net.producer(net.ins(layer)[0])
+        if prod is not None:
+            k += 1
+            if prod.out_width != layer.in_width:
+                stages.append(Stage(f"dwc{k}", "hwflow_dwc", {"IW": prod.out_width, "OW": layer.in_width},
+                                    prod.out_width, layer.in_width))
+            stages.append(Stage(f"fifo{k}", "hwflow_fifo", {"WIDTH": layer.in_width,
                                                              "DEPTH": fifo_depth_for(layer, fifo_depth)},
                                 layer.in_width, layer.in_width))
         stages.append(layer_stage(layer))
@@ -134,16 +99,16 @@ def top_verilog(stages: list[Stage], top: str = "hwflow_top") -> str:
     return "\n".join(lines)
 
 
-def write_rtl(layers: list[MVAU], out: Path, top: str = "hwflow_top", fifo_depth: int = FIFO_DEPTH) -> list[str]:
-    """Write cores, ROM files and the top into `out`; returns the Verilog sources (top last)."""
+def write_rtl(net, out: Path, top: str = "hwflow_top", fifo_depth: int = FIFO_DEPTH) -> list[str]:
+    """Write cores, ROM files and the top for a stream graph (or a chain of layers) into `out`;
+    returns the Verilog sources (top last)."""
+    net = _graph(net)
     out.mkdir(parents=True, exist_ok=True)
     rtl = files("hwflow") / "rtl"
     for core in CORES:
         with (rtl / core).open("rb") as src, open(out / core, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    for layer in (lay for lay in layers if isinstance(lay, MVAU)):
-        (out / f"{layer.name}_weights.mem").write_text("\n".join(weight_words(layer)) + "\n")
-        if layer.thresholds is not None:
-            (out / f"{layer.name}_thresh.mem").write_text("\n".join(threshold_words(layer)) + "\n")
-    (out / f"{top}.v").write_text(top_verilog(chain_stages(layers, fifo_depth), top))
+    for layer in net.layers:
+        layer.write_rtl_data(out)
+    (out / f"{top}.v").write_text(top_verilog(chain_stages(net, fifo_depth), top))
     return list(CORES) + [f"{top}.v"]

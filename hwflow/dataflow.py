@@ -1,16 +1,16 @@
-"""Dataflow IR: typed hardware layers, each with a numpy meaning, folding, cycles and resources.
+"""Dataflow IR and lowering: a streamlined QONNX graph -> host head + stream graph of layers + host tail.
 
-A `Dataflow` is a host-side head (float input -> bits, an ONNX sub-model), a
-chain of hardware layers that streams bits in and integers out, and a host-side
-tail (integers -> the model's float outputs, an ONNX sub-model).  The hardware
-part is what the RTL implements and what rtlsim is checked against, bit for bit.
+A `Dataflow` is a host-side head (float input -> the hardware's input elements, an ONNX
+sub-model), a graph of typed hardware layers (hwflow.layers) connected by named streams
+(hwflow.streams), and a host-side tail (output integers -> the model's float outputs, an
+ONNX sub-model).  The hardware part is what the RTL implements and what rtlsim is
+checked against, bit for bit.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from math import ceil, log2
 from pathlib import Path
 
 import numpy as np
@@ -21,276 +21,13 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from hwflow.errors import HwflowError
 from hwflow.graph import extract, node_label
+from hwflow.layers import MVAU, SWG, MaxPool, layer_from_json
+from hwflow.layers.base import int_type
+from hwflow.streams import StreamGraph
 
 HEAD_OPS = {"Reshape", "Flatten", "Mul", "Add", "Sub", "Div", "MultiThreshold", "Identity", "Quant", "Round"}
 TAIL_OPS = {"Mul", "Add", "Sub", "Div", "BatchNormalization", "Softmax", "LogSoftmax", "Identity",
             "Reshape", "Flatten"}
-
-
-def clog2(n: int) -> int:
-    return max(1, ceil(log2(n))) if n > 1 else 1
-
-
-def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
-    """Integer-valued a @ b on BLAS, exactly: float32 while every partial sum stays below
-    2^24 in magnitude (|sums| <= bound), float64 otherwise."""
-    if bound >= 1 << 24:
-        a, b = a.astype(np.float64), b.astype(np.float64)
-    return np.rint(a @ b).astype(np.int64)
-
-
-def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-class StreamLayer:
-    """What every hardware layer tells the stitcher and the simulator about its streams.
-
-    Elements of one image stream LSB-first; `*_elems` per image, `*_epb` elements per
-    beat, `*_elem_bits` bits per element.
-    """
-
-    kind = "?"
-
-    @property
-    def in_width(self) -> int:
-        return self.in_epb * self.in_elem_bits
-
-    @property
-    def out_width(self) -> int:
-        return self.out_epb * self.out_elem_bits
-
-    @property
-    def in_beats(self) -> int:
-        return self.in_elems // self.in_epb
-
-    @property
-    def out_beats(self) -> int:
-        return self.out_elems // self.out_epb
-
-    out_signed = False
-
-    def check_folding(self) -> None:
-        width = getattr(self, "simd", None) or getattr(self, "pe", 1)
-        if self.ch % width:
-            raise HwflowError(f"layer {self.name}: {width} channels per beat must divide its {self.ch} channels")
-
-
-@dataclass
-class MVAU(StreamLayer):
-    """Matrix-vector unit with binary weights: MW inputs -> MH outputs, `vectors` times per image.
-
-    1-bit inputs (in_bits == 1): XNOR-popcount; thresholded output n is the bit
-    (popcount_n >= T[n]), otherwise the signed dot product 2*popcount_n - MW.
-    Multi-bit inputs (the first layer of a conv net): acc_n = sum(w ? a : -a), output
-    bit (acc_n >= T[n]) or acc_n itself.  Folding: SIMD inputs and PE neurons per
-    cycle, so one vector takes (MH/PE) * (MW/SIMD) cycles.  A conv layer is an MVAU
-    with one vector per output pixel, fed by a sliding-window generator.
-    """
-
-    name: str
-    weights: np.ndarray                 # uint8 [MH, MW], 1 = +1
-    thresholds: np.ndarray | None       # int64 [MH], or None for the integer output
-    pe: int = 1
-    simd: int = 1
-    ram_style: str = "auto"
-    in_bits: int = 1
-    in_signed: bool = True
-    vectors: int = 1                    # input vectors per image (output pixels for a conv)
-    simd_base: int = 0                  # SIMD must also divide this (input channels of a conv)
-
-    kind = "MVAU"
-
-    @property
-    def mw(self) -> int:
-        return self.weights.shape[1]
-
-    @property
-    def mh(self) -> int:
-        return self.weights.shape[0]
-
-    @property
-    def sf(self) -> int:
-        return self.mw // self.simd
-
-    @property
-    def nf(self) -> int:
-        return self.mh // self.pe
-
-    @property
-    def acc_bits(self) -> int:
-        return clog2(self.mw + 1) if self.in_bits == 1 else self.in_bits + clog2(self.mw) + 2
-
-    @property
-    def thresh_bits(self) -> int:
-        return clog2(self.mw + 2) if self.in_bits == 1 else self.acc_bits
-
-    @property
-    def out_bits(self) -> int:
-        if self.thresholds is not None:
-            return 1
-        return self.acc_bits + 1 if self.in_bits == 1 else self.acc_bits
-
-    in_elem_bits = property(lambda self: self.in_bits)
-    out_elem_bits = property(lambda self: self.out_bits)
-    in_epb = property(lambda self: self.simd)
-    out_epb = property(lambda self: self.pe)
-    in_elems = property(lambda self: self.vectors * self.mw)
-    out_elems = property(lambda self: self.vectors * self.mh)
-
-    @property
-    def out_signed(self) -> bool:
-        return self.thresholds is None
-
-    def check_folding(self) -> None:
-        base = self.simd_base or self.mw
-        if self.mw % self.simd or base % self.simd or self.mh % self.pe:
-            simds = [d for d in divisors(self.mw) if base % d == 0]
-            raise HwflowError(
-                f"layer {self.name}: SIMD={self.simd} must divide {base} and PE={self.pe} must divide "
-                f"MH={self.mh}; valid SIMD: {simds}, valid PE: {divisors(self.mh)}")
-
-    def cycles(self) -> int:
-        """Cycles per image at full throughput (the layer's initiation interval)."""
-        return self.vectors * self.nf * self.sf
-
-    def execute(self, x: np.ndarray) -> np.ndarray:
-        """x: [N, vectors*MW] bits or integers -> [N, vectors*MH] bits or integers (int64)."""
-        n = len(x)
-        w = self.weights.astype(np.float32)
-        x = np.asarray(x, dtype=np.float32).reshape(n * self.vectors, self.mw)
-        if self.in_bits == 1:
-            # matches = x.w + (1-x).(1-w) = 2 x.w - sum(x) - sum(w) + MW; the dot product is 2*matches - MW
-            xw = _exact_matmul(x, w.T, self.mw)
-            acc = 2 * xw - x.sum(axis=1, dtype=np.int64)[:, None] - w.sum(axis=1, dtype=np.int64)[None, :] + self.mw
-            dot = 2 * acc - self.mw
-        else:
-            acc = dot = _exact_matmul(x, (2 * w - 1).T, self.mw << (self.in_bits - 1 + (not self.in_signed)))
-        y = dot if self.thresholds is None else (acc >= self.thresholds[None, :]).astype(np.int64)
-        return y.reshape(n, self.vectors * self.mh)
-
-    def resources(self) -> dict:
-        """Analytic LUT/FF/BRAM18 estimate (7-series); calibrated against synthesis later."""
-        pe, simd = self.pe, self.simd
-        # 1-bit: the XNOR folds into the popcount's first LUT level, about one LUT per
-        # synapse; multi-bit: an adder tree of in_bits-wide operands per PE.
-        per_syn = 1 if self.in_bits == 1 else self.in_bits
-        thr = self.thresh_bits if self.thresholds is not None else 0
-        lut = pe * (per_syn * simd + 2 * self.acc_bits + thr) + 40
-        ff = pe * (2 * self.acc_bits + ceil(simd / 2)) + self.mw * self.in_bits + 40
-        depth, width = self.nf * self.sf, pe * simd
-        bram = 0
-        if self._weights_in_bram():
-            bram = ceil(width / 36) * ceil(depth / 512)
-        else:
-            lut += width * ceil(depth / 64)
-        return {"lut": int(lut), "ff": int(ff), "bram18": int(bram)}
-
-    def _weights_in_bram(self) -> bool:
-        if self.ram_style in ("block", "distributed"):
-            return self.ram_style == "block"
-        return self.nf * self.sf >= 128 and self.pe * self.simd * self.nf * self.sf >= 16384
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "mw": self.mw, "mh": self.mh, "pe": self.pe,
-                "simd": self.simd, "thresholded": self.thresholds is not None, "ram_style": self.ram_style,
-                "in_bits": self.in_bits, "in_signed": self.in_signed, "vectors": self.vectors,
-                "simd_base": self.simd_base}
-
-
-@dataclass
-class SWG(StreamLayer):
-    """Sliding-window generator: an NHWC image in, each output pixel's KxKxC window out
-    in (ky, kx, c) order: the im2col rows a conv MVAU reads."""
-
-    name: str
-    ifm_dim: int
-    ch: int
-    k: int
-    stride: int = 1
-    simd: int = 1
-    elem_bits: int = 1
-    signed: bool = True               # multi-bit elements are two's complement
-
-    kind = "SWG"
-
-    @property
-    def ofm_dim(self) -> int:
-        return (self.ifm_dim - self.k) // self.stride + 1
-
-    in_elem_bits = out_elem_bits = property(lambda self: self.elem_bits)
-    in_epb = out_epb = property(lambda self: self.simd)
-    in_elems = property(lambda self: self.ifm_dim ** 2 * self.ch)
-    out_elems = property(lambda self: self.ofm_dim ** 2 * self.k ** 2 * self.ch)
-
-    @property
-    def out_signed(self) -> bool:
-        return self.elem_bits > 1 and self.signed
-
-    def cycles(self) -> int:
-        return max(self.ifm_dim ** 2, self.ofm_dim ** 2 * self.k ** 2) * self.ch // self.simd
-
-    def execute(self, x: np.ndarray) -> np.ndarray:
-        n, d, o, k, st = len(x), self.ifm_dim, self.ofm_dim, self.k, self.stride
-        img = np.asarray(x).reshape(n, d, d, self.ch)
-        # a view [n, oy, ox, c, ky, kx]; one copy when reordered to (oy, ox, ky, kx, c)
-        win = np.lib.stride_tricks.sliding_window_view(img, (k, k), axis=(1, 2))[:, ::st, ::st][:, :o, :o]
-        return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n, -1)
-
-    def resources(self) -> dict:
-        bits = (self.k + 1) * self.ifm_dim * self.ch * self.elem_bits
-        return {"lut": 60 + 4 * self.simd * self.elem_bits, "ff": 80 + 2 * self.simd * self.elem_bits,
-                "bram18": ceil(bits / 18432) if bits > 4096 else 0}
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "ifm_dim": self.ifm_dim, "ch": self.ch, "k": self.k,
-                "stride": self.stride, "simd": self.simd, "elem_bits": self.elem_bits, "signed": self.signed}
-
-
-@dataclass
-class MaxPool(StreamLayer):
-    """Max-pool of 1-bit values (OR), pool size = stride, NHWC, PE channels per beat."""
-
-    name: str
-    ifm_dim: int
-    ch: int
-    pool: int = 2
-    pe: int = 1
-
-    kind = "MaxPool"
-
-    @property
-    def ofm_dim(self) -> int:
-        return self.ifm_dim // self.pool
-
-    in_elem_bits = out_elem_bits = property(lambda self: 1)
-    in_epb = out_epb = property(lambda self: self.pe)
-    in_elems = property(lambda self: self.ifm_dim ** 2 * self.ch)
-    out_elems = property(lambda self: self.ofm_dim ** 2 * self.ch)
-
-    def cycles(self) -> int:
-        return self.ifm_dim ** 2 * self.ch // self.pe
-
-    def execute(self, x: np.ndarray) -> np.ndarray:
-        n, o, p = len(x), self.ofm_dim, self.pool
-        img = np.asarray(x).reshape(n, self.ifm_dim, self.ifm_dim, self.ch)[:, :o * p, :o * p, :]
-        return img.reshape(n, o, p, o, p, self.ch).max(axis=(2, 4)).reshape(n, -1)
-
-    def resources(self) -> dict:
-        return {"lut": 30 + 3 * self.pe + self.ofm_dim * self.ch // 64, "ff": 40 + 2 * self.pe, "bram18": 0}
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "ifm_dim": self.ifm_dim, "ch": self.ch,
-                "pool": self.pool, "pe": self.pe}
-
-
-def tie_widths(layers: list) -> None:
-    """SWGs take their consumer MVAU's SIMD, max-pools their producer's PE."""
-    for i, layer in enumerate(layers):
-        if isinstance(layer, SWG):
-            layer.simd = layers[i + 1].simd
-        elif isinstance(layer, MaxPool):
-            layer.pe = layers[i - 1].pe if i > 0 and isinstance(layers[i - 1], MVAU) else layer.pe
 
 
 # elements of the widest intermediate stream held at once by a chunked execution (~32 MB as int64)
@@ -303,33 +40,43 @@ def images_per_chunk(layers: list, budget: int = CHUNK_ELEMS) -> int:
     return max(1, budget // widest)
 
 
-def execute_chunked(layers: list, x: np.ndarray) -> np.ndarray:
-    """Run a chain of layers on x [N, E] in chunks of images; the outputs are concatenated."""
+def execute_chunked(net, x: np.ndarray) -> np.ndarray:
+    """Run a stream graph (or a chain of layers) on x [N, E] in chunks of images, so that no
+    intermediate stream (a window generator's output can be 100x its input) takes more than
+    a bounded amount of memory; the outputs are concatenated."""
+    net = net if isinstance(net, StreamGraph) else StreamGraph.chain(net)
     x = np.asarray(x)
-    step = images_per_chunk(layers)
+    step = images_per_chunk(net.layers)
     outs = []
     for s in range(0, len(x), step):
-        y = x[s:s + step]
-        for layer in layers:
-            y = layer.execute(y)
-        outs.append(y)
+        values = {net.inputs[0]: x[s:s + step]}
+        for layer in net.layers:
+            values[net.outs(layer)[0]] = layer.execute(values.pop(net.ins(layer)[0]))
+        outs.append(values[net.outputs[0]])
     if not outs:
-        return np.zeros((0, layers[-1].out_elems), dtype=np.int64)
+        return np.zeros((0, net.last.out_elems), dtype=np.int64)
     return np.concatenate(outs)
 
 
 @dataclass
 class Dataflow:
-    """Host head + hardware layers + host tail, executable end to end in numpy/qonnx."""
+    """Host head + a graph of hardware layers + host tail, executable end to end in numpy/qonnx.
 
-    layers: list
+    The tail reads `tail_scale * y + tail_bias` of the hardware's output integers y (the
+    last layer's dot products 2*pc - MW are read back as the popcounts pc the tail graph
+    starts from): one rule, used by the build, the simulators and the deployed driver.
+    """
+
+    net: StreamGraph
     head: ModelWrapper
     tail: ModelWrapper
     input_shape: tuple            # per-image shape of the model input
+    tail_scale: float = 1.0
+    tail_bias: float = 0.0
 
     @property
-    def mvaus(self) -> list[MVAU]:
-        return [lay for lay in self.layers if isinstance(lay, MVAU)]
+    def layers(self) -> list:
+        return self.net.layers
 
     # --- execution -----------------------------------------------------------------
     def run_head(self, x: np.ndarray) -> np.ndarray:
@@ -341,16 +88,12 @@ class Dataflow:
         return np.rint(h.reshape(len(x), -1)).astype(np.int64)
 
     def execute_hw(self, bits: np.ndarray) -> np.ndarray:
-        """The hardware part in numpy: input elements -> the last layer's integers.
+        """The hardware part in numpy, in chunks of images: input elements -> output integers."""
+        return execute_chunked(self.net, bits)
 
-        Runs in chunks of images so that no intermediate stream (a window generator's
-        output can be 100x its input) takes more than a bounded amount of memory."""
-        return execute_chunked(self.layers, bits)
-
-    def run_tail(self, dots: np.ndarray) -> np.ndarray:
-        """Integer outputs of the last layer -> the model's float outputs."""
-        pc = (dots + self.layers[-1].mw) // 2
-        return _run_batched(self.tail, pc.astype(np.float32))
+    def run_tail(self, ints: np.ndarray) -> np.ndarray:
+        """Integer outputs of the hardware -> the model's float outputs."""
+        return _run_batched(self.tail, (ints * self.tail_scale + self.tail_bias).astype(np.float32))
 
     def execute(self, x: np.ndarray) -> np.ndarray:
         return self.run_tail(self.execute_hw(self.run_head(x)))
@@ -369,34 +112,30 @@ class Dataflow:
     # --- persistence ---------------------------------------------------------------
     def save(self, out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
-        arrays = {}
-        for i, layer in enumerate(self.layers):
-            if isinstance(layer, MVAU):
-                arrays[f"w{i}"] = layer.weights
-                if layer.thresholds is not None:
-                    arrays[f"t{i}"] = layer.thresholds
+        arrays = {f"{lay.name}/{k}": v for lay in self.layers for k, v in lay.arrays().items()}
         np.savez_compressed(out / "dataflow.npz", **arrays)
+        layers = [{**lay.to_json(), "inputs": self.net.ins(lay), "outputs": self.net.outs(lay)}
+                  for lay in self.layers]
+        streams = {s: self.net.stream_type(s).to_json() for s in
+                   dict.fromkeys([*self.net.inputs, *(s for lay in self.layers for s in self.net.outs(lay))])}
         (out / "dataflow.json").write_text(json.dumps(
-            {"input_shape": list(self.input_shape), "layers": [lay.to_json() for lay in self.layers]}, indent=1))
+            {"input_shape": list(self.input_shape), "tail_scale": self.tail_scale, "tail_bias": self.tail_bias,
+             "streams": streams, "layers": layers}, indent=1))
         self.head.save(str(out / "head.onnx"))
         self.tail.save(str(out / "tail.onnx"))
 
     @classmethod
     def load(cls, out: Path) -> "Dataflow":
         meta = json.loads((out / "dataflow.json").read_text())
-        arrays = np.load(out / "dataflow.npz")
-        layers = []
-        for i, d in enumerate(meta["layers"]):
-            d = dict(d)
-            kind = d.pop("kind", "MVAU")
-            if kind == "MVAU":
-                t = arrays[f"t{i}"] if d.pop("thresholded") else None
-                d.pop("mw"), d.pop("mh")
-                layers.append(MVAU(weights=arrays[f"w{i}"], thresholds=t, **d))
-            else:
-                layers.append({"SWG": SWG, "MaxPool": MaxPool}[kind](**d))
-        return cls(layers, ModelWrapper(str(out / "head.onnx")), ModelWrapper(str(out / "tail.onnx")),
-                   tuple(meta["input_shape"]))
+        npz = np.load(out / "dataflow.npz")
+        layers, wires = [], {}
+        for d in meta["layers"]:
+            arrays = {k.split("/", 1)[1]: npz[k] for k in npz.files if k.split("/", 1)[0] == d["name"]}
+            layers.append(layer_from_json(d, arrays))
+            wires[d["name"]] = (d["inputs"], d["outputs"])
+        return cls(StreamGraph(layers, wires), ModelWrapper(str(out / "head.onnx")),
+                   ModelWrapper(str(out / "tail.onnx")), tuple(meta["input_shape"]), meta["tail_scale"],
+                   meta["tail_bias"])
 
 
 def _run_batched(model: ModelWrapper, x: np.ndarray) -> np.ndarray:
@@ -481,9 +220,9 @@ class _Lowering:
         t = _thresholds(m, mt)
         if bits == 1:  # the graph thresholds dot = 2*pc - MW; the hardware counts pc
             t = np.clip(np.ceil((t + w_hw.shape[1]) / 2), 0, w_hw.shape[1] + 1).astype(np.int64)
-        swg = SWG(f"swg{len(self.mvaus)}", dim, ic, k, 1, 1, bits, dt.signed())
-        self.layers += [swg, MVAU(name, w_hw, t, in_bits=bits, in_signed=dt.signed(), vectors=swg.ofm_dim ** 2,
-                                  simd_base=ic)]
+        elem = dt if bits == 1 else int_type(bits, dt.signed())
+        swg = SWG(f"swg{len(self.mvaus)}", dim, ic, k, 1, 1, elem)
+        self.layers += [swg, MVAU(name, w_hw, t, in_dtype=elem, vectors=swg.ofm_dim ** 2, simd_base=ic)]
         self.shape = (oc, swg.ofm_dim, swg.ofm_dim)
 
     def _fc(self, node, mt):
@@ -545,7 +284,8 @@ def lower(model: ModelWrapper) -> Dataflow:
         if n.op_type not in TAIL_OPS:
             raise HwflowError(f"unsupported op after the last layer: {node_label(n)}")
     in_shape = tuple(model.get_tensor_shape(inp))[1:]
-    return Dataflow(layers, head, tail, in_shape)
+    # the tail starts from the last popcount pc; the hardware outputs 2*pc - MW
+    return Dataflow(StreamGraph.chain(layers), head, tail, in_shape, 0.5, layers[-1].mw / 2)
 
 
 def _check_all_binary(model: ModelWrapper) -> None:

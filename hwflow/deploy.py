@@ -55,7 +55,7 @@ def deploy_config(build_dir: Path) -> tuple[dict, dict]:
     consts: dict = {}
     report = json.loads((build_dir / "report.json").read_text()) if (build_dir / "report.json").is_file() else {}
     cfg = {"stream": stream_config(build_dir), "head": _program(df.head.model, "head/", consts),
-           "tail": _program(df.tail.model, "tail/", consts), "tail_offset": int(df.layers[-1].mw),
+           "tail": _program(df.tail.model, "tail/", consts), "tail_decode": {"scale": df.tail_scale, "bias": df.tail_bias},
            "board": report.get("board"), "clock_mhz": report.get("clock_mhz")}
     return cfg, consts
 

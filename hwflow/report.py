@@ -40,11 +40,7 @@ def fit(report: dict) -> tuple[bool, str, list[tuple[str, int, int]]]:
 
 
 def _shape(lay: dict) -> str:
-    from hwflow.build import _shape as shape
-    try:
-        return shape(lay)
-    except KeyError:
-        return lay["kind"]
+    return lay.get("shape", lay["kind"])
 
 
 def _fold(lay: dict) -> str:
@@ -135,7 +131,8 @@ def _markdown(report: dict, images: dict) -> str:
         lines.append("| rtlsim | not run (`--no-rtlsim`) |")
     lines += ["", "Bitstream: " + (f"`{report['bitstream']}`" if report.get("bitstream") else
                                    "not built (no Vivado here; run `vivado/run.sh`)")
-              + (f"; deployment package `{Path(report['deploy']).name}`." if report.get("deploy") else ".")]
+              + (f"; deployment package `{Path(report['deploy']).name}`." if report.get("deploy") else "."),
+              "", "Timing (Vivado implementation): " + report.get("timing", {}).get("summary", "not run") + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -143,8 +143,7 @@ def synthesize_layers(build_dir: Path, *, family: str | None = None, jobs: int =
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
         est = {f"est_{k}": v for k, v in layer.resources().items()}
-        meta = {"layer": layer.name, "kind": layer.kind, **{k: getattr(layer, k) for k in ("pe", "simd", "ram_style")
-                                                             if hasattr(layer, k)}, **est}
+        meta = {"layer": layer.name, "kind": layer.kind, **layer.folding(), **est}
         # all cores: read with -defer, the ones the wrapper does not instantiate cost nothing
         jobs_list.append((meta, top, [*CORES, f"{top}.v"]))
     if include_top:

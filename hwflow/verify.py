@@ -23,6 +23,7 @@ import numpy as np
 from hwflow import rtlsim
 from hwflow.dataflow import images_per_chunk
 from hwflow.errors import HwflowError
+from hwflow.streams import StreamGraph
 
 # Simulated cycles one per-layer check may spend (at the layer's own rate).  A layer whose
 # image takes longer is checked on fewer images, never fewer than MIN_LAYER_IMAGES; the
@@ -63,13 +64,15 @@ class _StreamFile:
         self.f.close()
 
 
-def check_layers(layers: list, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | None = None,
+def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | None = None,
                  on_start=None) -> list[LayerCheck]:
-    """Simulate every layer alone on its own inputs (the numpy model's stream into it), with
-    random stalls and at full speed; name the first layer whose output differs."""
+    """Simulate every layer of a stream graph (or chain) alone on its own inputs (the numpy
+    model's stream into it), with random stalls and at full speed; name the first layer
+    whose output differs."""
     from hwflow.codegen_rtl import write_rtl
     from hwflow.sim import RtlSim
-    rtl_dir = Path(rtl_dir)
+    net = net if isinstance(net, StreamGraph) else StreamGraph.chain(net)
+    layers, rtl_dir = net.layers, Path(rtl_dir)
     jobs = jobs or default_jobs()
     counts = [layer_images(layer, len(x)) for layer in layers]
     tops = [f"hwflow_{layer.name}" for layer in layers]
@@ -78,7 +81,7 @@ def check_layers(layers: list, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs:
         # Verilator builds run while numpy computes the expected streams.
         builds = [pool.submit(RtlSim, [layer], rtl_dir, top, write=False, sources=src, jobs=1)
                   for layer, top, src in zip(layers, tops, sources)]
-        files = _expected_streams(layers, x, counts, Path(td))
+        files = _expected_streams(net, x, counts, Path(td))
         sims = [b.result() for b in builds]
         if on_start:
             on_start(counts)
@@ -108,18 +111,21 @@ def check_layers(layers: list, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs:
             for i, (layer, n) in enumerate(zip(layers, counts))]
 
 
-def _expected_streams(layers: list, x: np.ndarray, counts: list[int], td: Path) -> list[tuple[Path, Path]]:
+def _expected_streams(net, x: np.ndarray, counts: list[int], td: Path) -> list[tuple[Path, Path]]:
     """One pass of the numpy model over x in chunks: per layer, its input beats and its
     expected output beats (first counts[i] images) as files."""
+    net = net if isinstance(net, StreamGraph) else StreamGraph.chain(net)
+    layers = net.layers
     ins = [_StreamFile(td / f"{i}.in", la.in_elem_bits, la.in_epb) for i, la in enumerate(layers)]
     want = [_StreamFile(td / f"{i}.want", la.out_elem_bits, la.out_epb) for i, la in enumerate(layers)]
     step, n = images_per_chunk(layers), max(counts)
     for s in range(0, n, step):
-        y = np.asarray(x[s:min(s + step, n)])
+        values = {net.inputs[0]: np.asarray(x[s:min(s + step, n)])}
         for i, layer in enumerate(layers):
+            y = values.pop(net.ins(layer)[0])
             keep = max(0, min(len(y), counts[i] - s))
             ins[i].append(y[:keep])
-            y = layer.execute(y)
+            y = values[net.outs(layer)[0]] = layer.execute(y)
             want[i].append(y[:keep])
     for f in ins + want:
         f.close()

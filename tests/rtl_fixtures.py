@@ -17,6 +17,25 @@ def clog2(n: int) -> int:
     return (n - 1).bit_length()
 
 
+def mvau_widths(mw: int, thresh: int = 1, in_bits: int = 1, in_signed: int = 1) -> dict:
+    """ACC_W, TW and OUT_BITS for hwflow_mvau as the flow computes them (hwflow.layers.MVAU),
+    so the core tests use the one formula the builds use."""
+    import numpy as np
+
+    from hwflow.layers import MVAU
+    from hwflow.layers.base import BIPOLAR, int_type
+    dtype = BIPOLAR if in_bits == 1 else int_type(in_bits, bool(in_signed))
+    layer = MVAU("m", np.zeros((1, mw), np.uint8), np.zeros(1, np.int64) if thresh else None, in_dtype=dtype)
+    params = layer.rtl_instance()[1]
+    return {k: params[k] for k in ("ACC_W", "TW", "OUT_BITS")}
+
+
+def mvau_lint_params(**params) -> list[str]:
+    """-G options for a lint run: the given parameters plus the widths they imply."""
+    widths = mvau_widths(params["MW"], params.get("THRESH", 1), params.get("IN_BITS", 1), params.get("IN_SIGNED", 1))
+    return [f"-G{k}={v}" for k, v in {**widths, **params}.items()]
+
+
 @pytest.fixture(scope="module")
 def verilator():
     try:

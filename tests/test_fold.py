@@ -10,7 +10,8 @@ import pytest
 
 from hwflow import export
 from hwflow.boards import BOARDS, get_board
-from hwflow.dataflow import MVAU, lower
+from hwflow.dataflow import lower
+from hwflow.layers import MVAU
 from hwflow.errors import HwflowError
 from hwflow.fold import IO_BITS, apply_folding_file, fold_for_board, fold_to_fps
 from hwflow.streamline import streamline

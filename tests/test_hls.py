@@ -11,7 +11,8 @@ import pytest
 
 from hwflow import cppsim, rtlsim
 from hwflow.codegen_hls import write_hls
-from hwflow.dataflow import MVAU, SWG, MaxPool, clog2
+from hwflow.layers import MVAU, SWG, MaxPool, clog2
+from hwflow.layers.base import BIPOLAR, int_type
 from hwflow.errors import HwflowError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -232,6 +233,10 @@ SWG_CASES = [(6, 3, 3, 1, 3, 8, False), (7, 4, 3, 1, 2, 8, True), (5, 6, 2, 1, 3
              (9, 2, 3, 3, 2, 8, False)]
 
 
+def _elem_type(bits, signed):
+    return BIPOLAR if bits == 1 else int_type(bits, signed)
+
+
 def _rand_elems(rng, shape, bits, signed):
     if bits == 1:
         return rng.integers(0, 2, shape)
@@ -243,8 +248,8 @@ def _rand_elems(rng, shape, bits, signed):
 def test_swg_kernel(case, tmp_path):
     """The HLS sliding-window generator (as a one-layer network) vs SWG.execute."""
     _need_toolchain()
-    swg = SWG("swg", *case)
-    x = _rand_elems(np.random.default_rng(sum(case)), (30, swg.in_elems), swg.elem_bits, swg.signed)
+    swg = SWG("swg", *case[:5], _elem_type(*case[5:]))
+    x = _rand_elems(np.random.default_rng(sum(case)), (30, swg.in_elems), swg.in_elem_bits, swg.in_signed)
     got = cppsim.CppSim([swg], tmp_path / "hls", werror=True).run(x)
     np.testing.assert_array_equal(got, swg.execute(x))
 
@@ -271,7 +276,7 @@ def test_write_hls_conv_chain(tmp_path):
     assert "#define HWFLOW_TOP_IN_BEATS 64" in hdr and "#define HWFLOW_TOP_OUT_BEATS 2" in hdr
     bad = _conv_chain()
     del bad[2]  # mvau0's 288 outputs per image straight into mvau1's 16 vectors x 72
-    with pytest.raises(HwflowError, match="288 output elements per image"):
+    with pytest.raises(HwflowError, match="writes 288 elements per image"):
         write_hls(bad, tmp_path / "bad")
 
 
@@ -280,14 +285,14 @@ def _conv_chain(seed=0):
     so every kind of width converter appears."""
     rng = np.random.default_rng(seed)
     d0, c0, c1, c2, k = 8, 3, 8, 6, 3
-    s0 = SWG("swg0", d0, c0, k, 1, 3, 8, False)
+    s0 = SWG("swg0", d0, c0, k, 1, 3, int_type(8, False))
     mw0 = k * k * c0
     w0 = rng.integers(0, 2, (c1, mw0), dtype=np.uint8)
     # thresholds around the accumulator's spread (acc of 8-bit unsigned inputs is signed)
     t0 = rng.integers(-400, 400, c1)
-    m0 = MVAU("mvau0", w0, t0, pe=4, simd=3, in_bits=8, in_signed=False, vectors=s0.ofm_dim ** 2, simd_base=c0)
+    m0 = MVAU("mvau0", w0, t0, pe=4, simd=3, in_dtype=int_type(8, False), vectors=s0.ofm_dim ** 2, simd_base=c0)
     d1 = s0.ofm_dim                                        # 6
-    s1 = SWG("swg1", d1, c1, k, 1, 2, 1, True)
+    s1 = SWG("swg1", d1, c1, k, 1, 2, BIPOLAR)
     mw1 = k * k * c1
     w1 = rng.integers(0, 2, (c2, mw1), dtype=np.uint8)
     t1 = np.clip(rng.normal(mw1 / 2, mw1 / 8, c2).round(), 0, mw1 + 1).astype(np.int64)
@@ -363,14 +368,14 @@ def test_write_hls_scripts_and_files(tmp_path):
     top = (tmp_path / "hwflow_top.cpp").read_text()
     assert "#pragma HLS DATAFLOW" in top and "hwflow::dwc<2, 8, 8>" in top
     params = (tmp_path / "mvau1_params.h").read_text()
-    assert "hwflow::mvau_xnor_dot<8, 4, 8, 4>" in params
-    assert clog2(9) == 4  # the dot output width the kernel static_asserts
+    assert "hwflow::mvau_xnor_dot<8, 4, 8, 4, 4>" in params
+    assert clog2(9) == 4  # the popcount width the layer passes (the kernel static_asserts it)
 
 
 def test_write_hls_rejects_bad_chains(tmp_path):
     a, b = _layers([16, 8, 4], [(2, 4), (4, 8)], seed=1)
-    with pytest.raises(HwflowError, match="only the last layer"):
-        write_hls([b, a], tmp_path)  # b is dot-product and its MH does not match either
+    with pytest.raises(HwflowError, match="writes INT\\d+ elements on s1 but .* reads BIPOLAR"):
+        write_hls([b, a], tmp_path)  # b outputs dot products (integers), a reads bits
     a.pe = 3
     with pytest.raises(HwflowError, match="PE=3 must divide"):
         write_hls([a, b], tmp_path)

@@ -24,7 +24,8 @@ import pytest
 
 from hwflow import rtlsim
 
-from rtl_fixtures import RTL, STALLS, build, clog2, verilator, write_mvau_mem  # noqa: F401 (fixtures)
+from rtl_fixtures import (RTL, STALLS, build, clog2, mvau_lint_params, mvau_widths, verilator,  # noqa: F401
+                          write_mvau_mem)
 
 MODES = ((1.0, 1.0), STALLS)
 
@@ -141,11 +142,10 @@ MVAU_MB_CASES = [
 def test_mvau_multibit(build, tmp_path, mw, mh, simd, pe, signed, thresh):
     ib = 8
     sf, nf = mw // simd, mh // pe
-    acc_w = ib + clog2(mw) + 2
-    tw = acc_w
-    ob = 1 if thresh else acc_w
+    widths = mvau_widths(mw, thresh, ib, signed)
+    acc_w, tw, ob = widths["ACC_W"], widths["TW"], widths["OUT_BITS"]
     exe = build("hwflow_mvau", MW=mw, MH=mh, SIMD=simd, PE=pe, THRESH=thresh, IN_BITS=ib,
-                IN_SIGNED=signed, ACC_W=acc_w, TW=tw, OUT_BITS=ob)
+                IN_SIGNED=signed, **widths)
     rng = np.random.default_rng(mw * 100 + mh + signed)
     n_img = 150
     lo, hi = (-(1 << (ib - 1)), 1 << (ib - 1)) if signed else (0, 1 << ib)
@@ -195,12 +195,11 @@ LINT_CASES = [
     ("hwflow_maxpool.v", ["-GIFM_DIM=5", "-GCH=4", "-GPOOL=2", "-GPE=2"]),
     ("hwflow_maxpool.v", ["-GIFM_DIM=10", "-GCH=128", "-GPOOL=2", "-GPE=128"]),
     ("hwflow_maxpool.v", ["-GIFM_DIM=3", "-GCH=8", "-GPOOL=3", "-GPE=8"]),
-    ("hwflow_mvau.v", ["-GMW=27", "-GMH=64", "-GSIMD=3", "-GPE=4", "-GIN_BITS=8"]),
-    ("hwflow_mvau.v", ["-GMW=27", "-GMH=10", "-GSIMD=27", "-GPE=5", "-GIN_BITS=8",
-                       "-GIN_SIGNED=0", "-GTHRESH=0"]),
-    ("hwflow_mvau.v", ["-GMW=40", "-GMH=8", "-GSIMD=40", "-GPE=2", "-GIN_BITS=8",
-                       "-GTHRESH=0", "-GOUT_BITS=20"]),
-    ("hwflow_mvau.v", ["-GMW=8", "-GMH=4", "-GSIMD=1", "-GPE=1", "-GIN_BITS=4", "-GACC_W=6"]),
+    ("hwflow_mvau.v", mvau_lint_params(MW=27, MH=64, SIMD=3, PE=4, IN_BITS=8)),
+    ("hwflow_mvau.v", mvau_lint_params(MW=27, MH=10, SIMD=27, PE=5, IN_BITS=8, IN_SIGNED=0, THRESH=0)),
+    # wider than needed is legal: the caller may round widths up
+    ("hwflow_mvau.v", mvau_lint_params(MW=40, MH=8, SIMD=40, PE=2, IN_BITS=8, THRESH=0, ACC_W=20, OUT_BITS=20)),
+    ("hwflow_mvau.v", mvau_lint_params(MW=8, MH=4, SIMD=1, PE=1, IN_BITS=4, ACC_W=8, TW=8)),
 ]
 
 

@@ -17,7 +17,8 @@ import pytest
 from hwflow import rtlsim
 from hwflow.errors import HwflowError
 
-from rtl_fixtures import RTL, STALLS, build, clog2, verilator, write_mvau_mem  # noqa: F401 (fixtures)
+from rtl_fixtures import (RTL, STALLS, build, clog2, mvau_lint_params, mvau_widths, verilator,  # noqa: F401
+                          write_mvau_mem)
 
 
 # --------------------------------------------------------------------------- MVAU
@@ -40,10 +41,9 @@ MVAU_CASES = [
 @pytest.mark.parametrize("mw,mh,simd,pe,thresh", MVAU_CASES)
 def test_mvau(build, tmp_path, mw, mh, simd, pe, thresh):
     sf, nf = mw // simd, mh // pe
-    acc_w, tw = clog2(mw + 1), clog2(mw + 2)
-    ob = 1 if thresh else acc_w + 1
-    exe = build("hwflow_mvau", MW=mw, MH=mh, SIMD=simd, PE=pe, THRESH=thresh,
-                ACC_W=acc_w, TW=tw, OUT_BITS=ob)
+    widths = mvau_widths(mw, thresh)
+    acc_w, tw, ob = widths["ACC_W"], widths["TW"], widths["OUT_BITS"]
+    exe = build("hwflow_mvau", MW=mw, MH=mh, SIMD=simd, PE=pe, THRESH=thresh, **widths)
 
     rng = np.random.default_rng(mw * 1000 + mh)
     n_img = 200
@@ -150,10 +150,10 @@ def test_build_cache_and_errors(build, verilator, tmp_path):
 
 
 LINT_CASES = [
-    ("hwflow_mvau.v", ["-GMW=64", "-GMH=100", "-GSIMD=16", "-GPE=5", "-GTHRESH=1"]),
-    ("hwflow_mvau.v", ["-GMW=784", "-GMH=64", "-GSIMD=49", "-GPE=16", "-GTHRESH=0"]),
-    ("hwflow_mvau.v", ["-GMW=1024", "-GMH=4", "-GSIMD=1024", "-GPE=4", "-GTHRESH=1"]),
-    ("hwflow_mvau.v", ["-GMW=8", "-GMH=2", "-GSIMD=1", "-GPE=1", "-GTHRESH=1"]),
+    ("hwflow_mvau.v", mvau_lint_params(MW=64, MH=100, SIMD=16, PE=5, THRESH=1)),
+    ("hwflow_mvau.v", mvau_lint_params(MW=784, MH=64, SIMD=49, PE=16, THRESH=0)),
+    ("hwflow_mvau.v", mvau_lint_params(MW=1024, MH=4, SIMD=1024, PE=4, THRESH=1)),
+    ("hwflow_mvau.v", mvau_lint_params(MW=8, MH=2, SIMD=1, PE=1, THRESH=1)),
     ("hwflow_fifo.v", ["-GWIDTH=32", "-GDEPTH=2"]),
     ("hwflow_fifo.v", ["-GWIDTH=1", "-GDEPTH=33"]),
     ("hwflow_dwc.v", ["-GIW=49", "-GOW=16"]),

@@ -17,7 +17,7 @@ import pytest
 from hwflow import synth, vivado
 from hwflow.boards import BOARDS, get_board
 from hwflow.build import BuildOptions, build
-from hwflow.dataflow import MVAU
+from hwflow.layers import MVAU
 from hwflow.errors import HwflowError
 
 from conftest import make_model, need_verilator, random_images
@@ -116,17 +116,21 @@ def test_vivado_tcl_parameters(small_build, tmp_path, board_name):
     out = vivado.write_vivado_project(b, board)
     pkg, bd = (out / "package_ip.tcl").read_text(), (out / "block_design.tcl").read_text()
     bit, top = (out / "build_bitstream.tcl").read_text(), (out / "build.tcl").read_text()
-    assert f"-part {board.part}" in pkg and f"-part {board.part}" in bd
-    assert f"set_property board_part {board.board_part} [current_project]" in bd
-    if board.ps == "ps7":
-        assert "xilinx.com:ip:processing_system7:5.5" in bd and "zynq_ultra_ps_e" not in bd
-        assert f"CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ {{{board.clock_mhz:g}}}" in bd
-    else:
-        assert "xilinx.com:ip:zynq_ultra_ps_e" in bd and "processing_system7" not in bd
-        assert f"CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ {{{board.clock_mhz:g}}}" in bd
-    assert 'apply_board_preset "1"' in bd and "proc_sys_reset" in bd and "CONFIG.c_include_sg {0}" in bd
+    # the build's values are in settings.tcl; the scripts read them (tests/test_vivado_tcl.py runs them)
+    settings = dict(ln.split(None, 2)[1:] for ln in (out / "settings.tcl").read_text().splitlines()
+                    if ln.startswith("set hw("))
+    value = {k[3:-1]: v.split("  ;#")[0] for k, v in settings.items()}
+    assert value["part"] == board.part and "-part $hw(part)" in pkg and "-part $hw(part)" in bd
+    assert value["board_part"] == board.board_part and "set_property board_part $board_part [current_project]" in bd
+    assert value["ps"] == board.ps and value["clock_mhz"] == f"{board.clock_mhz:g}"
+    assert "xilinx.com:ip:processing_system7:5.5" in bd and "xilinx.com:ip:zynq_ultra_ps_e" in bd
+    assert "CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ $hw(clock_mhz)" in bd
+    assert "CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ $hw(clock_mhz)" in bd
+    assert "apply_board_preset $board_preset" in bd and "proc_sys_reset" in bd and "CONFIG.c_include_sg 0" in bd
     # stream widths: SIMD 4 -> 8-bit MM2S, 2 x 7-bit outputs -> 16-bit S2MM
-    assert "CONFIG.c_m_axis_mm2s_tdata_width {8}" in bd and "CONFIG.c_s_axis_s2mm_tdata_width {16}" in bd
+    assert (value["in_width"], value["out_width"]) == ("8", "16")
+    assert "CONFIG.c_m_axis_mm2s_tdata_width $hw(in_width)" in bd
+    assert "CONFIG.c_s_axis_s2mm_tdata_width $hw(out_width)" in bd
     assert "accel/s_axis" in bd and "accel/m_axis" in bd and vivado.IP_VLNV in bd
     assert "ipx::package_project" in pkg and "-busif s_axis -clock ap_clk" in pkg and "-reset ap_rst_n" in pkg
     assert "write_bitstream" in bit and "deploy/hwflow.bit" in bit and "hwflow.hwh" in bit
@@ -134,7 +138,7 @@ def test_vivado_tcl_parameters(small_build, tmp_path, board_name):
         "$here/package_ip.tcl", "$here/block_design.tcl", "$here/build_bitstream.tcl"]
     assert sorted(p.name for p in (out / "src").glob("*.mem")) == sorted(p.name for p in (b / "rtl").glob("*.mem"))
     assert "vivado -mode batch -source build.tcl" in (out / "run.sh").read_text()
-    # braces balance in every script (a cheap syntax check, TCL cannot run here)
+    # braces balance in every script (a cheap syntax check; tests/test_vivado_tcl.py executes them)
     for text in (pkg, bd, bit, top):
         assert text.count("{") == text.count("}") and text.count("[") == text.count("]")
 

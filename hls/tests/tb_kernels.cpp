@@ -33,21 +33,22 @@ static int finish(hls::stream<ap_uint<W> >& out, unsigned expected, bool in_empt
 }
 
 // Only the matching mode's call may be instantiated (the output widths differ).
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned TW, typename OUT>
+// ACC_W: the popcount's width, the smallest that holds 0..MW (hwflow passes the same).
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned ACC_W, unsigned TW, typename OUT>
 void call_mvau(hls::stream<ap_uint<SIMD> >& in, OUT& out, const ap_uint<SIMD> w[PE][(MH / PE) * (MW / SIMD)],
                const ap_uint<TW> t[PE][MH / PE], unsigned n, std::true_type) {
-    hwflow::mvau_xnor_thresh<MW, MH, SIMD, PE, TW>(in, out, w, t, n);
+    hwflow::mvau_xnor_thresh<MW, MH, SIMD, PE, ACC_W, TW>(in, out, w, t, n);
 }
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned TW, typename OUT>
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned ACC_W, unsigned TW, typename OUT>
 void call_mvau(hls::stream<ap_uint<SIMD> >& in, OUT& out, const ap_uint<SIMD> w[PE][(MH / PE) * (MW / SIMD)],
                const ap_uint<TW>[PE][MH / PE], unsigned n, std::false_type) {
-    hwflow::mvau_xnor_dot<MW, MH, SIMD, PE>(in, out, w, n);
+    hwflow::mvau_xnor_dot<MW, MH, SIMD, PE, ACC_W>(in, out, w, n);
 }
 
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, bool THRESH>
 int run_mvau(FILE* fi, FILE* fo, unsigned n) {
     constexpr unsigned NF = MH / PE, SF = MW / SIMD, TW = hwflow::clog2(MW + 2);
-    constexpr unsigned OB = THRESH ? 1 : hwflow::clog2(MW + 1) + 1;
+    constexpr unsigned ACC_W = hwflow::clog2(MW + 1), OB = THRESH ? 1 : ACC_W + 1;
     static ap_uint<SIMD> w[PE][NF * SF];
     static ap_uint<TW> t[PE][NF];
     for (unsigned p = 0; p < PE; p++)
@@ -58,7 +59,7 @@ int run_mvau(FILE* fi, FILE* fo, unsigned n) {
     hls::stream<ap_uint<SIMD> > in;
     hls::stream<ap_uint<PE * OB> > out;
     for (unsigned i = 0; i < n * SF; i++) in.write(get<SIMD>(fi));
-    call_mvau<MW, MH, SIMD, PE, TW>(in, out, w, t, n, std::integral_constant<bool, THRESH>());
+    call_mvau<MW, MH, SIMD, PE, ACC_W, TW>(in, out, w, t, n, std::integral_constant<bool, THRESH>());
     return finish(out, n * NF, in.empty(), fo);
 }
 

@@ -176,8 +176,8 @@ class HwflowAccel:
         return np.rint(y.reshape(len(x), -1)).astype(np.int64)
 
     def tail(self, ints: np.ndarray) -> np.ndarray:
-        pc = (ints + self.cfg["tail_offset"]) // 2            # the tail takes popcounts
-        return run_program(self.cfg["tail"], self.consts, pc.astype(np.float32))
+        t = self.cfg["tail_decode"]  # the tail graph reads scale * y + bias of the hardware's integers y
+        return run_program(self.cfg["tail"], self.consts, (ints * t["scale"] + t["bias"]).astype(np.float32))
 
     def execute_hw(self, bits: np.ndarray) -> np.ndarray:
         """bits [N, MW0] -> the last layer's integers [N, MH], in DMA-sized chunks."""

@@ -5,7 +5,9 @@
 //           (1 = +1, 0 = -1);
 //   output: NF = MH/PE beats of PE*OUT_BITS bits; neuron nf*PE+p at bits [p*OUT_BITS +: OUT_BITS];
 //   pc[n] = popcount(~(x ^ w[n])); thresholded output bit = pc >= T[n] (OUT_BITS = 1),
-//   or dot mode 2*pc - MW as a signed OUT_BITS = clog2(MW+1)+1 bit value.
+//   or dot mode 2*pc - MW as a signed OUT_BITS = ACC_W+1 bit value.
+// ACC_W (the popcount's width, >= clog2(MW+1)) comes from the caller: hwflow computes every
+// width once, in Python (hwflow/layers/mvau.py), and passes it to the RTL and HLS alike.
 // Weight layout (as the RTL weight ROM): weights[p][nf*SF + sf] bit s = W[nf*PE+p][sf*SIMD+s].
 // Thresholds: thresh[p][nf] = T[nf*PE+p].
 // One loop iteration per (nf, sf) at II=1: the input vector is read during the first neuron
@@ -17,15 +19,17 @@
 
 namespace hwflow {
 
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned TW, bool THRESH, unsigned OUT_BITS>
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned ACC_W, unsigned TW, bool THRESH,
+          unsigned OUT_BITS>
 void mvau_xnor_impl(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
                     const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
                     const ap_uint<TW> thresh[PE][MH / PE], unsigned reps) {
     static_assert(MW % SIMD == 0, "SIMD must divide MW");
     static_assert(MH % PE == 0, "PE must divide MH");
-    constexpr unsigned SF = MW / SIMD, NF = MH / PE, ACC_W = clog2(MW + 1);
+    constexpr unsigned SF = MW / SIMD, NF = MH / PE;
+    static_assert(ACC_W >= clog2(MW + 1), "the popcount 0..MW needs clog2(MW+1) bits");
     static_assert(!THRESH || OUT_BITS == 1, "thresholded output is one bit per neuron");
-    static_assert(THRESH || OUT_BITS == ACC_W + 1, "dot output needs clog2(MW+1)+1 bits");
+    static_assert(THRESH || OUT_BITS == ACC_W + 1, "dot output needs ACC_W+1 bits");
     // Each PE reads its own weight word every cycle: split the PE dimension into
     // separate memories.
 #pragma HLS ARRAY_PARTITION variable=weights complete dim=1
@@ -68,24 +72,24 @@ void mvau_xnor_impl(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE * OU
     }
 }
 
-// Thresholded: out bit = popcount >= T.  TW = clog2(MW+2) bits hold T in 0..MW+1.
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned TW>
+// Thresholded: out bit = popcount >= T.  TW (>= clog2(MW+2)) bits hold T in 0..MW+1.
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned ACC_W, unsigned TW>
 void mvau_xnor_thresh(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE> >& out,
                       const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
                       const ap_uint<TW> thresh[PE][MH / PE], unsigned reps) {
 #pragma HLS INLINE
-    mvau_xnor_impl<MW, MH, SIMD, PE, TW, true, 1>(in, out, weights, thresh, reps);
+    mvau_xnor_impl<MW, MH, SIMD, PE, ACC_W, TW, true, 1>(in, out, weights, thresh, reps);
 }
 
-// Dot product mode: out = 2*popcount - MW, signed, clog2(MW+1)+1 bits per neuron.
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE>
+// Dot product mode: out = 2*popcount - MW, signed, ACC_W+1 bits per neuron.
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned ACC_W>
 void mvau_xnor_dot(hls::stream<ap_uint<SIMD> >& in,
-                   hls::stream<ap_uint<PE * (clog2(MW + 1) + 1)> >& out,
+                   hls::stream<ap_uint<PE * (ACC_W + 1)> >& out,
                    const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)], unsigned reps) {
 #pragma HLS INLINE
     // No thresholds: the compare is never built, this only satisfies the signature.
     static const ap_uint<1> none[PE][MH / PE] = {};
-    mvau_xnor_impl<MW, MH, SIMD, PE, 1, false, clog2(MW + 1) + 1>(in, out, weights, none, reps);
+    mvau_xnor_impl<MW, MH, SIMD, PE, ACC_W, 1, false, ACC_W + 1>(in, out, weights, none, reps);
 }
 
 // Multi-bit input, binary weights (e.g. a first layer fed with 8-bit pixels).

@@ -37,10 +37,12 @@ module hwflow_mvau #(
   parameter integer THRESH = 1,
   parameter integer IN_BITS = 1,
   parameter integer IN_SIGNED = 1,     // only read when IN_BITS > 1
-  // IN_BITS > 1: |acc| <= MW * 2^IN_BITS, signed.
-  parameter integer ACC_W = (IN_BITS > 1) ? IN_BITS + $clog2(MW) + 1 : $clog2(MW + 1),
-  parameter integer TW = (IN_BITS > 1) ? ACC_W + 1 : $clog2(MW + 2),
-  parameter integer OUT_BITS = (THRESH != 0) ? 1 : ((IN_BITS > 1) ? ACC_W : ACC_W + 1),
+  // Widths come from the caller: hwflow computes them once (hwflow/layers/mvau.py) and
+  // passes them to this core and to the HLS kernel alike.  The defaults fit the default
+  // MW = 64 with 1-bit inputs: popcount 0..64 (7 bits), thresholds 0..65, 1-bit outputs.
+  parameter integer ACC_W = 7,         // popcount width, or the signed accumulator's (IN_BITS > 1)
+  parameter integer TW = 7,            // threshold width (two's complement when IN_BITS > 1)
+  parameter integer OUT_BITS = 1,      // 1 when THRESH, else the dot product's width
   parameter WEIGHT_FILE = "weights.mem",
   parameter THRESH_FILE = "thresh.mem",
   /* verilator lint_off UNUSEDPARAM */  // only read by the rom_style attribute (synthesis)
@@ -77,6 +79,21 @@ module hwflow_mvau #(
   localparam integer QR   = QD - 1;                  // ring entries besides the output register
   localparam integer CRW  = $clog2(QD + 1);
   localparam integer OW   = PE * OUT_BITS;
+
+  // The widths are the caller's to compute; a set that cannot hold the values stops
+  // elaboration here with a name that says which one (as hwflow_swg does).
+  localparam integer ACC_MIN = (MB != 0) ? IN_BITS + $clog2(MW) + 1 : $clog2(MW + 1);
+  generate
+    if (ACC_W < ACC_MIN) begin : g_bad_acc
+      hwflow_mvau_ILLEGAL_ACC_W_too_narrow_for_MW u_err ();
+    end
+    if (THRESH != 0 && MB == 0 && TW < $clog2(MW + 2)) begin : g_bad_tw
+      hwflow_mvau_ILLEGAL_TW_cannot_hold_0_to_MW_plus_1 u_err ();
+    end
+    if (OUT_BITS != ((THRESH != 0) ? 1 : ((MB != 0) ? ACC_W : ACC_W + 1))) begin : g_bad_out
+      hwflow_mvau_ILLEGAL_OUT_BITS_must_be_1_or_the_dot_width u_err ();
+    end
+  endgenerate
 
   // Sized constants via part-selects of 32-bit localparams (keeps lint widths exact).
   localparam [31:0] SF_LAST32 = SF - 1;

@@ -1,0 +1,35 @@
+"""Constant tensors as the cores read them: $readmemh lines for RTL ROMs, C initializers for HLS."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def hex_words(values: np.ndarray, elem_bits: int) -> list[str]:
+    """Rows of integers -> one hex word per row, element e at bits [e*elem_bits +: elem_bits]
+    (negative values in elem_bits-bit two's complement)."""
+    values = np.asarray(values, dtype=np.int64)
+    rows, elems = values.shape
+    bits = ((values[:, :, None] >> np.arange(elem_bits)) & 1).reshape(rows, elems * elem_bits)
+    pad = (-bits.shape[1]) % 4
+    bits = np.concatenate([bits, np.zeros((rows, pad), dtype=np.int64)], axis=1)
+    nibbles = (bits.reshape(rows, -1, 4) * np.array([1, 2, 4, 8])).sum(axis=2)[:, ::-1]
+    digits = np.array(list("0123456789abcdef"))[nibbles]
+    return ["".join(r) for r in digits]
+
+
+def row_values(bits: np.ndarray) -> list[int]:
+    """Rows of bits (LSB first) -> Python ints."""
+    packed = np.packbits(np.asarray(bits, dtype=np.uint8), axis=1, bitorder="little")
+    return [int.from_bytes(r.tobytes(), "little") for r in packed]
+
+
+def c_literal(value: int, width: int) -> str:
+    """An ap_uint<width> initializer: a plain literal up to 64 bits, else a hex string."""
+    if width <= 64:
+        return f"0x{value:x}ULL"
+    return f'ap_uint<{width}>("0x{value:x}", 16)'
+
+
+def c_array(rows: list[list[str]]) -> str:
+    return "{\n" + ",\n".join("    {" + ", ".join(r) + "}" for r in rows) + "\n}"

@@ -1,0 +1,249 @@
+"""MVAU: matrix-vector unit with binary weights (core hwflow_mvau.v, kernel hwflow_mvau.h).
+
+MW inputs -> MH outputs, `vectors` times per image (a conv layer is an MVAU with one
+vector per output pixel, fed by a window generator).  BIPOLAR inputs: XNOR-popcount,
+output n is the bit (popcount_n >= T[n]) or the signed dot product 2*popcount_n - MW.
+Integer inputs (a conv net's first layer): acc_n = sum(w ? a : -a), output bit
+(acc_n >= T[n]) or acc_n itself.  Folding: SIMD inputs and PE neurons per cycle, so one
+vector takes (MH/PE) * (MW/SIMD) cycles.
+
+The accumulator, threshold and output widths are computed here, once, and passed to the
+RTL core and the HLS kernel as parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.datatype import DataType
+
+from hwflow.errors import HwflowError
+from hwflow.layers.base import BIPOLAR, Layer, StreamType, clog2, divisors, int_type
+from hwflow.layers.memfiles import c_array, c_literal, hex_words, row_values
+
+
+def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
+    """Integer-valued a @ b on BLAS, exactly: float32 while every partial sum stays below
+    2^24 in magnitude (|sums| <= bound), float64 otherwise."""
+    if bound >= 1 << 24:
+        a, b = a.astype(np.float64), b.astype(np.float64)
+    return np.rint(a @ b).astype(np.int64)
+
+
+@dataclass
+class MVAU(Layer):
+    name: str
+    weights: np.ndarray                 # uint8 [MH, MW], 1 = +1
+    thresholds: np.ndarray | None       # int64 [MH], or None for the integer output
+    pe: int = 1
+    simd: int = 1
+    ram_style: str = "auto"
+    in_dtype: DataType = BIPOLAR        # BIPOLAR bits, or k-bit integers
+    vectors: int = 1                    # input vectors per image (output pixels for a conv)
+    simd_base: int = 0                  # SIMD must also divide this (input channels of a conv)
+
+    kind = "MVAU"
+    rtl_cores = ("hwflow_mvau.v", "hwflow_outq.v")
+    hls_headers = ("hwflow_mvau.h",)
+
+    # --- shape and widths (the one place they are computed) ------------------------
+    mw = property(lambda self: self.weights.shape[1])
+    mh = property(lambda self: self.weights.shape[0])
+    sf = property(lambda self: self.mw // self.simd)
+    nf = property(lambda self: self.mh // self.pe)
+
+    @property
+    def binary(self) -> bool:
+        return self.in_dtype == BIPOLAR
+
+    @property
+    def in_bits(self) -> int:
+        return self.in_dtype.bitwidth()
+
+    @property
+    def acc_bits(self) -> int:
+        """Popcount 0..MW, or a signed sum with |acc| <= MW * 2^in_bits (one bit to spare)."""
+        return clog2(self.mw + 1) if self.binary else self.in_bits + clog2(self.mw) + 2
+
+    @property
+    def thresh_bits(self) -> int:
+        """Thresholds 0..MW+1 on a popcount (MW+1: never fires), else signed like the accumulator."""
+        return clog2(self.mw + 2) if self.binary else self.acc_bits
+
+    @property
+    def out_dtype(self) -> DataType:
+        if self.thresholds is not None:
+            return BIPOLAR
+        return int_type(self.acc_bits + 1 if self.binary else self.acc_bits, True)
+
+    @property
+    def out_bits(self) -> int:
+        return self.out_dtype.bitwidth()
+
+    @property
+    def in_type(self) -> StreamType:
+        return StreamType(self.in_dtype, self.vectors * self.mw, self.simd)
+
+    @property
+    def out_type(self) -> StreamType:
+        return StreamType(self.out_dtype, self.vectors * self.mh, self.pe)
+
+    # --- semantics ----------------------------------------------------------------
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        w = self.weights.astype(np.float32)
+        x = np.asarray(x, dtype=np.float32).reshape(n * self.vectors, self.mw)
+        if self.binary:
+            # matches = x.w + (1-x).(1-w) = 2 x.w - sum(x) - sum(w) + MW; the dot product is 2*matches - MW
+            xw = _exact_matmul(x, w.T, self.mw)
+            acc = 2 * xw - x.sum(axis=1, dtype=np.int64)[:, None] - w.sum(axis=1, dtype=np.int64)[None, :] + self.mw
+            dot = 2 * acc - self.mw
+        else:
+            amax = max(abs(self.in_dtype.min()), abs(self.in_dtype.max()))
+            acc = dot = _exact_matmul(x, (2 * w - 1).T, int(self.mw * amax))
+        y = dot if self.thresholds is None else (acc >= self.thresholds[None, :]).astype(np.int64)
+        return y.reshape(n, self.vectors * self.mh)
+
+    # --- folding ------------------------------------------------------------------
+    def _simds(self, max_simd: int | None = None) -> list[int]:
+        base = self.simd_base or self.mw
+        return [d for d in divisors(self.mw) if base % d == 0 and (max_simd is None or d <= max_simd)] or [1]
+
+    def fold_choices(self, max_in_width: int | None = None) -> list[dict]:
+        cap = max_in_width // self.in_bits if max_in_width else None
+        return [{"pe": pe, "simd": simd} for simd in self._simds(cap) for pe in divisors(self.mh)]
+
+    def folding(self) -> dict:
+        return {"pe": self.pe, "simd": self.simd, "ram_style": self.ram_style}
+
+    def set_folding(self, cfg: dict) -> None:
+        unknown = set(cfg) - {"pe", "simd", "ram_style"}
+        if unknown:
+            raise HwflowError(f"layer {self.name}: unknown folding keys {sorted(unknown)}; use pe, simd, ram_style")
+        self.pe, self.simd = int(cfg.get("pe", self.pe)), int(cfg.get("simd", self.simd))
+        self.ram_style = cfg.get("ram_style", self.ram_style)
+        if self.ram_style not in ("auto", "block", "distributed"):
+            raise HwflowError(f"layer {self.name}: ram_style must be auto, block or distributed")
+
+    def check_folding(self) -> None:
+        base = self.simd_base or self.mw
+        if self.mw % self.simd or base % self.simd or self.mh % self.pe:
+            raise HwflowError(
+                f"layer {self.name}: SIMD={self.simd} must divide {base} and PE={self.pe} must divide "
+                f"MH={self.mh}; valid SIMD: {self._simds()}, valid PE: {divisors(self.mh)}")
+
+    # --- models -------------------------------------------------------------------
+    def cycles(self) -> int:
+        return self.vectors * self.nf * self.sf
+
+    def max_cycles(self) -> int:
+        return self.vectors * self.mw * self.mh
+
+    def resources(self) -> dict:
+        pe, simd = self.pe, self.simd
+        # 1-bit: the XNOR folds into the popcount's first LUT level, about one LUT per
+        # synapse; multi-bit: an adder tree of in_bits-wide operands per PE.
+        per_syn = 1 if self.binary else self.in_bits
+        thr = self.thresh_bits if self.thresholds is not None else 0
+        lut = pe * (per_syn * simd + 2 * self.acc_bits + thr) + 40
+        ff = pe * (2 * self.acc_bits + ceil(simd / 2)) + self.mw * self.in_bits + 40
+        depth, width = self.nf * self.sf, pe * simd
+        bram = 0
+        if self._weights_in_bram():
+            bram = ceil(width / 36) * ceil(depth / 512)
+        else:
+            lut += width * ceil(depth / 64)
+        return {"lut": int(lut), "ff": int(ff), "bram18": int(bram)}
+
+    def _weights_in_bram(self) -> bool:
+        if self.ram_style in ("block", "distributed"):
+            return self.ram_style == "block"
+        return self.nf * self.sf >= 128 and self.pe * self.simd * self.nf * self.sf >= 16384
+
+    # --- persistence --------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "mw": self.mw, "mh": self.mh, "pe": self.pe,
+                "simd": self.simd, "thresholded": self.thresholds is not None, "ram_style": self.ram_style,
+                "in_dtype": self.in_dtype.name, "vectors": self.vectors, "simd_base": self.simd_base,
+                "acc_bits": self.acc_bits, "thresh_bits": self.thresh_bits, "out_dtype": self.out_dtype.name}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"weights": self.weights} | ({"thresholds": self.thresholds} if self.thresholds is not None else {})
+
+    @classmethod
+    def from_json(cls, d: dict, arrays: dict[str, np.ndarray]) -> "MVAU":
+        return cls(d["name"], arrays["weights"], arrays.get("thresholds"), d["pe"], d["simd"], d["ram_style"],
+                   DataType[d["in_dtype"]], d["vectors"], d["simd_base"])
+
+    # --- hardware -----------------------------------------------------------------
+    def rtl_instance(self) -> tuple[str, dict]:
+        thr = self.thresholds is not None
+        return "hwflow_mvau", {
+            "MW": self.mw, "MH": self.mh, "SIMD": self.simd, "PE": self.pe, "THRESH": int(thr),
+            "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "ACC_W": self.acc_bits,
+            "TW": self.thresh_bits, "OUT_BITS": self.out_bits,
+            "WEIGHT_FILE": f'"{self.name}_weights.mem"',
+            "THRESH_FILE": f'"{self.name}_thresh.mem"' if thr else '""', "RAM_STYLE": f'"{self.ram_style}"'}
+
+    def weight_words(self) -> list[str]:
+        """Line nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bit p*SIMD+s."""
+        w = self.weights.reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
+        return hex_words(w.reshape(self.nf * self.sf, self.pe * self.simd), 1)
+
+    def threshold_words(self) -> list[str]:
+        """Line nf holds T[nf*PE+p] (thresh_bits two's complement) at bits [p*TW +: TW]."""
+        return hex_words(self.thresholds.reshape(self.nf, self.pe), self.thresh_bits)
+
+    def write_rtl_data(self, out: Path) -> None:
+        (out / f"{self.name}_weights.mem").write_text("\n".join(self.weight_words()) + "\n")
+        if self.thresholds is not None:
+            (out / f"{self.name}_thresh.mem").write_text("\n".join(self.threshold_words()) + "\n")
+
+    def fifo_depth(self) -> int:
+        # it reads its input only during its first neuron fold: hold a whole input vector
+        return self.sf + 2
+
+    def hls_code(self, ident: str) -> tuple[list[str], list[str]]:
+        pe, simd, nf, sf = self.pe, self.simd, self.nf, self.sf
+        # weights[p][nf*SF+sf] bit s = W[nf*PE+p][sf*SIMD+s], the RTL ROM's order split by PE
+        w = self.weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe * nf * sf, simd)
+        vals = row_values(w)
+        wrows = [[c_literal(v, simd) for v in vals[p * nf * sf:(p + 1) * nf * sf]] for p in range(pe)]
+        decls = [f"static const ap_uint<{simd}> {ident}_weights[{pe}][{nf * sf}] = {c_array(wrows)};"]
+        thr = self.thresholds is not None
+        if thr:
+            t = np.asarray(self.thresholds, dtype=np.int64).reshape(nf, pe).T
+            if self.binary:
+                if t.min() < 0 or t.max() > self.mw + 1:
+                    raise HwflowError(f"layer {self.name}: thresholds must lie in 0..MW+1={self.mw + 1}")
+                ttype = f"ap_uint<{self.thresh_bits}>"
+            else:
+                # |acc| <= MW * 2^IN_BITS < 2^(ACC_BITS-2): clipping to the signed range keeps
+                # every comparison (always / never fire) while fitting the type.
+                lim = 1 << (self.thresh_bits - 1)
+                t = np.clip(t, -lim, lim - 1)
+                ttype = f"ap_int<{self.thresh_bits}>"
+            decls.append(f"static const {ttype} {ident}_thresh[{pe}][{nf}] = "
+                         f"{c_array([[str(int(v)) for v in row] for row in t])};")
+        dims = f"{self.mw}, {self.mh}, {simd}, {pe}"
+        reps = self.vectors
+        if self.binary and thr:
+            call = (f"hwflow::mvau_xnor_thresh<{dims}, {self.acc_bits}, {self.thresh_bits}>"
+                    f"(in, out, {ident}_weights, {ident}_thresh, {reps});")
+        elif self.binary:
+            call = f"hwflow::mvau_xnor_dot<{dims}, {self.acc_bits}>(in, out, {ident}_weights, {reps});"
+        else:
+            targs = f"{dims}, {self.in_bits}, {str(bool(self.in_signed)).lower()}, {self.acc_bits}"
+            if thr:
+                call = (f"hwflow::mvau_binw_thresh<{targs}, ap_int<{self.thresh_bits}> >"
+                        f"(in, out, {ident}_weights, {ident}_thresh, {reps});")
+            else:
+                call = f"hwflow::mvau_binw_dot<{targs}>(in, out, {ident}_weights, {reps});"
+        return decls, [call]
+
+    # --- reports ------------------------------------------------------------------
+    def describe(self) -> str:
+        return f"{self.mw}x{self.mh}" + (f" x{self.vectors}" if self.vectors > 1 else "")
