@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from onnx import helper
+from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
 from qonnx.transformation.infer_shapes import InferShapes
@@ -22,7 +23,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from hwflow.errors import HwflowError
 from hwflow.graph import extract, node_label
 from hwflow.layers import MVAU, SWG, MaxPool, layer_from_json
-from hwflow.layers.base import int_type
+from hwflow.layers.base import BIPOLAR, int_type
 from hwflow.streams import StreamGraph
 
 HEAD_OPS = {"Reshape", "Flatten", "Mul", "Add", "Sub", "Div", "MultiThreshold", "Identity", "Quant", "Round"}
@@ -154,11 +155,19 @@ def _run_batched(model: ModelWrapper, x: np.ndarray) -> np.ndarray:
 
 # --- lowering ------------------------------------------------------------------------
 
+# activation widths the MVAU core and kernels take between layers
+MAX_ACT_BITS = 8
+
+
 def _is_hw_node(model: ModelWrapper, n) -> bool:
-    """A matrix product the streamlining made integer: XNOR-popcount, or a +-1 Conv on ints/+-1."""
+    """A matrix product the streamlining made integer: XNOR-popcount, or a +-1 Conv/MatMul on
+    +-1 or integer inputs."""
     if n.op_type == "XnorPopcountMatMul":
         return True
-    return n.op_type == "Conv" and model.get_tensor_datatype(n.input[0]).name != "FLOAT32"
+    if n.op_type not in ("Conv", "MatMul") or model.get_tensor_datatype(n.input[0]).name == "FLOAT32":
+        return False
+    w = model.get_initializer(n.input[1])
+    return w is not None and bool(np.all(np.abs(w) == 1))
 
 
 def _hw_input(model: ModelWrapper, first) -> str:
@@ -169,11 +178,25 @@ def _hw_input(model: ModelWrapper, first) -> str:
     return src
 
 
-def _thresholds(model: ModelWrapper, mt) -> np.ndarray:
+def _activation(model: ModelWrapper, mt) -> dict:
+    """A MultiThreshold as MVAU arguments: thresholds [C] (1-bit) or [C, NT] with the k-bit
+    activation's type and lowest level."""
+    from qonnx.util.basic import get_by_name
     t = model.get_initializer(mt.input[1])
-    if t is None or t.shape[1] != 1:
-        raise HwflowError(f"{node_label(mt)}: only 1-bit activations are supported between layers")
-    return t[:, 0].astype(np.int64)
+    if t is None:
+        raise HwflowError(f"{node_label(mt)}: thresholds are not constant")
+    if not np.array_equal(t, np.round(t)):
+        raise HwflowError(f"{node_label(mt)}: thresholds are not integers after folding; the activation must "
+                          "follow an integer matrix product through BatchNorm/scale/offset only")
+    out = get_by_name(mt.attribute, "out_dtype")
+    act = DataType[out.s.decode()] if out is not None else DataType["BINARY"]
+    if act in (DataType["BINARY"], DataType["BIPOLAR"]) and t.shape[1] == 1:
+        return {"thresholds": t[:, 0].astype(np.int64)}
+    if act.bitwidth() > MAX_ACT_BITS or not act.is_integer():
+        raise HwflowError(f"{node_label(mt)}: {act.name} activations are not supported between layers: use "
+                          f"at most {MAX_ACT_BITS}-bit integer activations")
+    bias = get_by_name(mt.attribute, "out_bias")
+    return {"thresholds": t.astype(np.int64), "out_act": act, "out_bias": int(bias.f) if bias is not None else 0}
 
 
 class _Lowering:
@@ -217,23 +240,27 @@ class _Lowering:
         dt = m.get_tensor_datatype(node.input[0])
         bits = 1 if dt.name == "BIPOLAR" else dt.bitwidth()
         w_hw = (w.transpose(0, 2, 3, 1).reshape(oc, -1) > 0).astype(np.uint8)   # columns in (ky, kx, ic)
-        t = _thresholds(m, mt)
+        act = _activation(m, mt)
         if bits == 1:  # the graph thresholds dot = 2*pc - MW; the hardware counts pc
-            t = np.clip(np.ceil((t + w_hw.shape[1]) / 2), 0, w_hw.shape[1] + 1).astype(np.int64)
+            t = act["thresholds"]
+            act["thresholds"] = np.clip(np.ceil((t + w_hw.shape[1]) / 2), 0, w_hw.shape[1] + 1).astype(np.int64)
         elem = dt if bits == 1 else int_type(bits, dt.signed())
         swg = SWG(f"swg{len(self.mvaus)}", dim, ic, k, 1, 1, elem)
-        self.layers += [swg, MVAU(name, w_hw, t, in_dtype=elem, vectors=swg.ofm_dim ** 2, simd_base=ic)]
+        self.layers += [swg, MVAU(name, w_hw, in_dtype=elem, vectors=swg.ofm_dim ** 2, simd_base=ic, **act)]
         self.shape = (oc, swg.ofm_dim, swg.ofm_dim)
 
     def _fc(self, node, mt):
-        w01 = self.model.get_initializer(node.input[1])           # [K, N] bits, rows in graph order
+        m = self.model
+        w01 = m.get_initializer(node.input[1]) > 0                # [K, N], rows in graph order (+-1 or bits)
+        dt = m.get_tensor_datatype(node.input[0])
+        in_dtype = BIPOLAR if node.op_type == "XnorPopcountMatMul" else int_type(dt.bitwidth(), dt.signed())
         if self.flatten is not None:  # the graph flattened NCHW, the stream is NHWC: reorder rows
             c, h, wd = self.flatten
             order = np.arange(c * h * wd).reshape(c, h, wd).transpose(1, 2, 0).reshape(-1)
             w01 = w01[order]
             self.flatten = None
-        t = _thresholds(self.model, mt) if mt is not None else None
-        self.layers.append(MVAU(f"mvau{len(self.mvaus)}", w01.T.astype(np.uint8).copy(), t))
+        act = _activation(m, mt) if mt is not None else {"thresholds": None}
+        self.layers.append(MVAU(f"mvau{len(self.mvaus)}", w01.T.astype(np.uint8).copy(), in_dtype=in_dtype, **act))
 
     def _between(self, tensor, target):
         """Max-pools and flattens between two matrix products; anything else is refused."""
@@ -246,6 +273,8 @@ class _Lowering:
             if n is target:
                 return
             if n.op_type == "MaxPool":
+                if m.get_tensor_datatype(n.input[0]).bitwidth() > 1:
+                    raise HwflowError(f"{node_label(n)}: max-pool of multi-bit activations is not supported yet")
                 attr = {a.name: helper.get_attribute_value(a) for a in n.attribute}
                 ks, st = list(attr.get("kernel_shape")), list(attr.get("strides", attr.get("kernel_shape")))
                 if ks[0] != ks[1] or st != ks or any(attr.get("pads", [0])) or attr.get("ceil_mode", 0):
@@ -270,9 +299,9 @@ def lower(model: ModelWrapper) -> Dataflow:
     """Map a streamlined graph onto hardware layers; anything that does not fit is named."""
     _check_all_binary(model)
     hw_nodes = [n for n in model.graph.node if _is_hw_node(model, n)]
-    if not hw_nodes or hw_nodes[-1].op_type != "XnorPopcountMatMul":
+    if not hw_nodes or hw_nodes[-1].op_type not in ("XnorPopcountMatMul", "MatMul"):
         raise HwflowError("the model has no binary matrix product at its end: hwflow needs QuantLinear layers "
-                          "with 1-bit weights fed by 1-bit activations (the last one producing the outputs)")
+                          "with 1-bit weights fed by quantized activations (the last one producing the outputs)")
     inp = model.graph.input[0].name
     head = extract(model, [inp], [_hw_input(model, hw_nodes[0])])
     for n in head.graph.node:
@@ -284,8 +313,10 @@ def lower(model: ModelWrapper) -> Dataflow:
         if n.op_type not in TAIL_OPS:
             raise HwflowError(f"unsupported op after the last layer: {node_label(n)}")
     in_shape = tuple(model.get_tensor_shape(inp))[1:]
-    # the tail starts from the last popcount pc; the hardware outputs 2*pc - MW
-    return Dataflow(StreamGraph.chain(layers), head, tail, in_shape, 0.5, layers[-1].mw / 2)
+    if hw_nodes[-1].op_type == "XnorPopcountMatMul":
+        # the tail starts from the last popcount pc; the hardware outputs 2*pc - MW
+        return Dataflow(StreamGraph.chain(layers), head, tail, in_shape, 0.5, layers[-1].mw / 2)
+    return Dataflow(StreamGraph.chain(layers), head, tail, in_shape)  # the dot product itself
 
 
 def _check_all_binary(model: ModelWrapper) -> None:

@@ -8,8 +8,13 @@ The target form, per hidden layer, is
 
     bits --XnorPopcountMatMul(W01)--> popcount --MultiThreshold(T)--> bits
 
-and for the last layer ``popcount -> (affine and whatever follows, in float)``.
-Bits are 0/1 with 1 meaning +1, popcounts are integers in [0, K].
+for 1-bit activations, and for k-bit ones (k = 2..8)
+
+    q --MatMul/Conv(+-1 weights)--> dot --MultiThreshold(T [C, L-1], out_bias=qmin)--> q'
+
+and for the last layer ``popcount or dot -> (affine and whatever follows, in float)``.
+Bits are 0/1 with 1 meaning +1, popcounts are integers in [0, K]; q are the integer
+levels of a k-bit quantizer (e.g. -1, 0, +1), annotated with their qonnx DataType.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.general.intquant import max_int, min_int
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.fold_constants import FoldConstants
 from qonnx.transformation.general import GiveUniqueNodeNames
@@ -31,6 +37,8 @@ from hwflow.graph import (QONNX_DOMAIN, node_label, remove_dead_nodes,
 # Elementwise ops with constant operands that may sit between a popcount and its
 # activation; they are absorbed into the thresholds by evaluation.
 AFFINE_OPS = ("Mul", "Add", "Sub", "Div", "BatchNormalization")
+# Ops that only move elements (or, MaxPool, pick the largest): an increasing decode commutes with them.
+LAYOUT_OPS = ("MaxPool", "Flatten", "Reshape", "Transpose")
 
 
 def _multithreshold(inp: str, thresholds: str, out: str, name: str):
@@ -127,6 +135,30 @@ def _bipolar_weights(w: np.ndarray):
     return (w > 0).astype(np.float32), float(mags[0])
 
 
+def _matmul_weights(model: ModelWrapper, node):
+    """A MatMul/Gemm as (constant weights [K, N], alpha, bias or None); None if it is not one."""
+    if node.op_type not in ("MatMul", "Gemm"):
+        return None
+    w = model.get_initializer(node.input[1])
+    if w is None:
+        return None
+    w = np.asarray(w, dtype=np.float32)
+    bias, alpha = None, 1.0
+    if node.op_type == "Gemm":
+        attr = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if attr.get("transA", 0):
+            return None
+        if attr.get("transB", 0):
+            w = w.T
+        alpha = attr.get("alpha", 1.0)
+        if len(node.input) > 2 and node.input[2]:
+            bias = model.get_initializer(node.input[2])
+            if bias is None:
+                return None
+            bias = np.asarray(bias, dtype=np.float32) * attr.get("beta", 1.0)
+    return w, alpha, bias
+
+
 class BinaryMatMulToXnor(Transformation):
     """bipolar x bipolar MatMul/Gemm -> XnorPopcountMatMul on bits, then the exact affine.
 
@@ -138,24 +170,10 @@ class BinaryMatMulToXnor(Transformation):
             if node.op_type not in ("MatMul", "Gemm"):
                 continue
             src = _bits_source(model, node.input[0])
-            w = model.get_initializer(node.input[1])
-            if src is None or w is None:
+            gemm = _matmul_weights(model, node) if src is not None else None
+            if gemm is None:
                 continue
-            w = np.asarray(w, dtype=np.float32)
-            bias, alpha = None, 1.0
-            if node.op_type == "Gemm":
-                if get_by_name(node.attribute, "transA") is not None and get_by_name(node.attribute, "transA").i:
-                    continue
-                if get_by_name(node.attribute, "transB") is not None and get_by_name(node.attribute, "transB").i:
-                    w = w.T
-                if get_by_name(node.attribute, "alpha") is not None:
-                    alpha = get_by_name(node.attribute, "alpha").f
-                if len(node.input) > 2 and node.input[2]:
-                    bias = model.get_initializer(node.input[2])
-                    if bias is None:
-                        continue
-                    beta = get_by_name(node.attribute, "beta")
-                    bias = np.asarray(bias, dtype=np.float32) * (beta.f if beta is not None else 1.0)
+            w, alpha, bias = gemm
             wb = _bipolar_weights(w)
             if wb is None:
                 continue
@@ -188,14 +206,17 @@ class BinaryMatMulToXnor(Transformation):
 
 
 def _affine_chain(model: ModelWrapper, pc: str):
-    """Nodes from popcount `pc` through constant elementwise ops up to a binary MultiThreshold."""
+    """Nodes from integer `pc` through constant elementwise ops up to its activation: a binary
+    MultiThreshold, or a k-bit Quant (with QuantActToInt's unscale + Round, if present)."""
     chain, tensor = [], pc
     while True:
         node = single_consumer(model, tensor)
         if node is None:
             return None
         if node.op_type == "MultiThreshold":
-            return chain + [node]
+            return chain + [node] if _mt_dtype(node) == "BINARY" else None
+        if node.op_type == "Quant" and node.input[0] == tensor:
+            return chain + [node] + _levels_tail(model, node)
         if node.op_type not in AFFINE_OPS or node.input[0] != tensor:
             return None
         if any(model.get_initializer(i) is None for i in node.input[1:]):
@@ -204,11 +225,48 @@ def _affine_chain(model: ModelWrapper, pc: str):
         tensor = node.output[0]
 
 
+def _mt_dtype(node) -> str:
+    return get_by_name(node.attribute, "out_dtype").s.decode()
+
+
+def _levels_tail(model: ModelWrapper, quant) -> list:
+    """[Mul(1/s), Round] if QuantActToInt rewrote `quant`'s output into its integer levels."""
+    unscale = single_consumer(model, quant.output[0])
+    rnd = single_consumer(model, unscale.output[0]) if unscale is not None and unscale.op_type == "Mul" else None
+    return [unscale, rnd] if rnd is not None and rnd.op_type == "Round" else []
+
+
+def _quant_levels(model: ModelWrapper, quant):
+    """(scale, lowest level, number of levels, DataType) of a k-bit activation Quant (k = 2..8)."""
+    s, zp, bw = (model.get_initializer(i) for i in quant.input[1:4])
+    if s is None or zp is None or bw is None or np.any(zp != 0) or np.asarray(bw).size != 1 or np.any(s == 0):
+        raise HwflowError(f"{node_label(quant)}: an activation quantizer needs a constant nonzero scale, "
+                          "zero point 0 and a constant bit width")
+    bw = int(np.asarray(bw).reshape(()))
+    if not 2 <= bw <= 8:
+        raise HwflowError(f"{node_label(quant)}: {bw}-bit activations are not supported (2 to 8 bits, "
+                          "or 1 bit as BipolarQuant)")
+    lo, hi = _quant_range(quant, bw)
+    dt = DataType[f"{'INT' if _attr(quant, 'signed', 1) else 'UINT'}{bw}"]
+    return np.asarray(s, dtype=np.float32), lo, hi - lo + 1, dt
+
+
+def _attr(node, name: str, default):
+    a = get_by_name(node.attribute, name)
+    return helper.get_attribute_value(a) if a is not None else default
+
+
+def _quant_range(quant, bw: int) -> tuple:
+    """The integer levels lo..hi of a Quant node of bit width `bw`."""
+    signed, narrow = _attr(quant, "signed", 1), _attr(quant, "narrow", 0)
+    return int(min_int(signed, narrow, bw)), int(max_int(signed, narrow, bw))
+
+
 def _integer_producer(model: ModelWrapper, node):
     """For a node whose output is an integer with a known range: (values grid, flip function).
 
     XnorPopcountMatMul gives a popcount in 0..K; a Conv/MatMul with +-1 weights on
-    +-1 or integer inputs gives a dot product in [-K*amax, K*amax].  `flip(ch)` negates
+    +-1 or integer inputs (|q| <= amax) gives a dot product in [-K*amax, K*amax].  `flip(ch)` negates
     output channel `ch` (inverting weights), mapping the value v to `flip_value(v)`.
     """
     if node.op_type == "XnorPopcountMatMul":
@@ -224,8 +282,7 @@ def _integer_producer(model: ModelWrapper, node):
         if w is None or not np.all(np.abs(w) == 1):
             return None
         w = w.copy()
-        dt = model.get_tensor_datatype(node.input[0])
-        amax = max(abs(dt.min()), abs(dt.max()))
+        amax = max(abs(v) for v in _int_range(model, node.input[0]))
         k = int(np.prod(w.shape[1:])) if node.op_type == "Conv" else w.shape[0]
         lim = int(k * amax)
 
@@ -239,14 +296,35 @@ def _integer_producer(model: ModelWrapper, node):
     return None
 
 
+def _int_range(model: ModelWrapper, tensor: str) -> tuple:
+    """(lowest, highest) value of an integer tensor: the levels of the quantizer or the
+    thresholding that made it (a narrow INT2 is -1..1, not INT2's -2..1), else its DataType's."""
+    t = tensor
+    while (prod := model.find_producer(t)) is not None and prod.op_type in LAYOUT_OPS:
+        t = prod.input[0]
+    if prod is not None and prod.op_type == "MultiThreshold" and _mt_dtype(prod) != "BINARY":
+        lo = _attr(prod, "out_bias", 0.0)
+        return lo, lo + model.get_initializer(prod.input[1]).shape[1]
+    unscale = model.find_producer(prod.input[0]) if prod is not None and prod.op_type == "Round" else None
+    quant = model.find_producer(unscale.input[0]) if unscale is not None and unscale.op_type == "Mul" else None
+    bw = model.get_initializer(quant.input[3]) if quant is not None and quant.op_type == "Quant" else None
+    if bw is not None:
+        return _quant_range(quant, int(np.asarray(bw).reshape(())))
+    dt = model.get_tensor_datatype(tensor)
+    return dt.min(), dt.max()
+
+
 class FoldThresholds(Transformation):
-    """integer (popcount or dot) -> affine (scale, offset, BatchNorm) -> sign  ==>  value >= T.
+    """integer (popcount or dot) -> affine (scale, offset, BatchNorm) -> activation  ==>  MultiThreshold.
 
     The integer can only take a known, small set of values, so instead of solving the
-    inequality in floating point we run the chain itself on every possible value of
-    every channel.  This reproduces the model's own rounding, ties included
-    (sign(0) = +1).  A channel whose activation falls as the value rises (negative
-    BatchNorm scale) gets its weights inverted, which turns the comparison back into ">=".
+    inequalities in floating point we run the chain itself on every possible value of
+    every channel.  This reproduces the model's own rounding, ties included (sign(0) = +1,
+    round half to even).  The activation level must be a staircase in the value: T[c, j]
+    is the first value whose level index reaches j + 1.  A channel whose level falls as
+    the value rises (negative BatchNorm scale) gets its weights inverted, which negates
+    the value (or turns a popcount p into K - p) and makes the staircase rise.
+    A k-bit activation becomes MultiThreshold(out_bias = lowest level) giving the levels q.
     """
 
     def apply(self, model):
@@ -258,27 +336,23 @@ class FoldThresholds(Transformation):
             if chain is None or (len(chain) == 1 and self._already_integer(model, chain[0])):
                 continue
             values, flip, flip_value = prod
-            channels = model.get_tensor_shape(node.output[0])[1 if node.op_type == "Conv" else -1]
-            shape = (len(values), channels) + ((1, 1) if node.op_type == "Conv" else ())
-            grid = np.broadcast_to(values.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape).astype(np.float32)
-            fired = run_subgraph(model, chain, {node.output[0]: grid}, chain[-1].output[0])
-            fired = fired.reshape(len(values), channels)
-            thresholds = np.empty(channels, dtype=np.float32)
-            for ch in range(channels):
-                col = fired[:, ch].astype(np.int64)
-                on = np.flatnonzero(col)
-                if np.all(np.diff(col) >= 0):       # off..off on..on: fires from the first "on"
-                    thresholds[ch] = values[on[0]] if len(on) else values[-1] + 1
-                elif np.all(np.diff(col) <= 0):     # on..on off..off: invert the channel
+            quant = next((n for n in chain if n.op_type == "Quant"), None)
+            n_levels = 2 if quant is None else _quant_levels(model, quant)[2]
+            levels = _level_index(model, node, chain, quant, values)
+            thresholds = np.empty((levels.shape[1], n_levels - 1), dtype=np.float32)
+            for ch, col in enumerate(levels.T):
+                if np.all(np.diff(col) >= 0):       # a rising staircase
+                    thresholds[ch] = _staircase(col, values, n_levels)
+                elif np.all(np.diff(col) <= 0):     # falling: invert the channel, then it rises
                     flip(ch)
-                    thresholds[ch] = flip_value(values[on[-1]])
+                    thresholds[ch] = _staircase(col[::-1], flip_value(values[::-1]), n_levels)
                 else:
                     raise HwflowError(f"{node_label(chain[-1])}: activation of channel {ch} is not monotonic "
-                                      "in the integer pre-activation; only BatchNorm/scale/offset may sit before a sign")
+                                      "in the integer pre-activation; only BatchNorm/scale/offset may sit "
+                                      "before an activation")
             tname = model.make_new_valueinfo_name()
-            model.set_initializer(tname, thresholds[:, None])
-            mt = _multithreshold(node.output[0], tname, chain[-1].output[0], chain[-1].name)
-            replace_nodes(model, chain, [mt])
+            model.set_initializer(tname, thresholds)
+            replace_nodes(model, chain, _threshold_nodes(model, node.output[0], tname, chain, quant))
             remove_dead_nodes(model)
             return model, True
         return model, False
@@ -289,9 +363,49 @@ class FoldThresholds(Transformation):
         return t is not None and t.shape[1] == 1 and np.array_equal(t, np.round(t))
 
 
-class QuantInputToInt(Transformation):
-    """An input quantizer Quant(x) = s*q becomes q = Round(Quant(x)/s) (integers, the
-    hardware's input) followed by Mul(s) for its readers."""
+def _level_index(model: ModelWrapper, node, chain: list, quant, values: np.ndarray) -> np.ndarray:
+    """Run `chain` on every value of every channel of `node`'s output: level indices [V, C]
+    (0/1 for a binary MultiThreshold, q - lowest level for a Quant)."""
+    channels = model.get_tensor_shape(node.output[0])[1 if node.op_type == "Conv" else -1]
+    shape = (len(values), channels) + ((1, 1) if node.op_type == "Conv" else ())
+    grid = np.broadcast_to(values.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape).astype(np.float32)
+    last = chain[-1] if quant is None else quant
+    out = run_subgraph(model, chain[:chain.index(last) + 1], {node.output[0]: grid}, last.output[0])
+    if quant is not None:  # s*q back to the level index q - lo
+        s, lo, n_levels, _ = _quant_levels(model, quant)
+        out = np.rint(out / s) - lo
+        assert out.min() >= 0 and out.max() < n_levels
+    return out.reshape(len(values), channels).astype(np.int64)
+
+
+def _staircase(col: np.ndarray, values: np.ndarray, n_levels: int) -> np.ndarray:
+    """Thresholds of a rising level column over increasing `values`: for each level j >= 1 the
+    first value reaching it, or one beyond the range if it is never reached."""
+    first = np.searchsorted(col, np.arange(1, n_levels), side="left")
+    return np.append(values, values[-1] + 1)[first]
+
+
+def _threshold_nodes(model: ModelWrapper, pre: str, tname: str, chain: list, quant) -> list:
+    """The MultiThreshold replacing `chain`; after a bare Quant also the decode Mul(s) for its readers."""
+    if quant is None:
+        return [_multithreshold(pre, tname, chain[-1].output[0], chain[-1].name)]
+    s, lo, _, dt = _quant_levels(model, quant)
+    bare = chain[-1] is quant
+    q = model.make_new_valueinfo_name() if bare else chain[-1].output[0]
+    new = [helper.make_node("MultiThreshold", [pre, tname], [q], domain=QONNX_DOMAIN, out_dtype=dt.name,
+                            out_bias=float(lo), name=quant.name)]
+    model.set_tensor_datatype(q, dt)
+    if bare:
+        sname = model.make_new_valueinfo_name()
+        model.set_initializer(sname, s)
+        new.append(helper.make_node("Mul", [q, sname], [quant.output[0]], name=quant.name + "_decode"))
+    return new
+
+
+class QuantActToInt(Transformation):
+    """An activation quantizer Quant(x) = s*q becomes q = Round(Quant(x)/s) followed by
+    Mul(s) for its readers.  For the input quantizer q is the hardware's input; for a
+    hidden k-bit activation FoldThresholds later replaces Quant..Round by a MultiThreshold."""
 
     def apply(self, model):
         for node in model.graph.node:
@@ -303,10 +417,10 @@ class QuantInputToInt(Transformation):
                 continue  # already rewritten
             s, zp, bw = (model.get_initializer(i) for i in node.input[1:4])
             if s is None or np.asarray(s).size != 1 or zp is None or np.any(zp != 0) or bw is None:
-                raise HwflowError(f"{node_label(node)}: only per-tensor, zero-point-free input quantizers "
-                                  "with constant scale and bit width are supported")
+                raise HwflowError(f"{node_label(node)}: only per-tensor, zero-point-free activation "
+                                  "quantizers with constant scale and bit width are supported")
             s, bw = float(np.asarray(s).reshape(())), int(np.asarray(bw).reshape(()))
-            signed = get_by_name(node.attribute, "signed").i if get_by_name(node.attribute, "signed") else 1
+            signed = _attr(node, "signed", 1)
             q, scaled, ints = (model.make_new_valueinfo_name() for _ in range(3))
             inv, sc = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
             model.set_initializer(inv, np.array(1.0 / s, dtype=np.float32))
@@ -324,33 +438,43 @@ class QuantInputToInt(Transformation):
         return model, False
 
 
-LAYOUT_OPS = ("MaxPool", "Flatten", "Reshape", "Transpose")
-
-
 class SinkDecode(Transformation):
-    """layout(2*b*s - s) -> 2*layout(b)*s - s for max-pool, flatten, reshape, transpose.
+    """layout(2*b*s - s) -> 2*layout(b)*s - s and layout(q*s) -> layout(q)*s for max-pool,
+    flatten, reshape, transpose.
 
-    Max-pool commutes with the increasing map b -> 2bs - s, so a max-pool of +-1 values is
-    an OR of bits; the others only move elements.  This brings the 1-bit tensors next to
-    the layers that read them.
+    Max-pool commutes with an increasing decode (b -> 2bs - s, q -> q*s with s > 0), so a
+    max-pool of +-1 values is an OR of bits and one of k-bit values a max of the levels;
+    the others only move elements.  This brings the integer tensors next to the layers
+    that read them.
     """
 
     def apply(self, model):
         for node in model.graph.node:
-            if node.op_type not in LAYOUT_OPS:
+            if node.op_type not in LAYOUT_OPS or single_consumer(model, node.input[0]) is not node:
                 continue
-            src = _bits_source(model, node.input[0])
-            if src is None or single_consumer(model, node.input[0]) is not node:
+            src, ints = _bits_source(model, node.input[0]), _int_source(model, node.input[0])
+            if src is None and (ints is None or (node.op_type == "MaxPool" and ints[1] <= 0)):
                 continue
-            bits, s = src
+            data, s = src if src is not None else ints
             moved = model.make_new_valueinfo_name()
-            layout = helper.make_node(node.op_type, [bits] + list(node.input[1:]), [moved], name=node.name)
+            layout = helper.make_node(node.op_type, [data] + list(node.input[1:]), [moved], name=node.name)
             layout.attribute.extend(node.attribute)
-            replace_nodes(model, [node], [layout, *_decode(model, moved, s, node.output[0], node.name)])
-            model.set_tensor_datatype(moved, DataType["BINARY"])
+            if src is not None:
+                decode, dt = _decode(model, moved, s, node.output[0], node.name), DataType["BINARY"]
+            else:
+                decode, dt = _scale(model, moved, s, node.output[0], node.name), model.get_tensor_datatype(data)
+            replace_nodes(model, [node], [layout, *decode])
+            model.set_tensor_datatype(moved, dt)
             remove_dead_nodes(model)
             return model, True
         return model, False
+
+
+def _scale(model: ModelWrapper, ints: str, s: float, out: str, name: str) -> list:
+    """The node computing out = ints*s: the values k-bit levels stand for."""
+    sname = model.make_new_valueinfo_name()
+    model.set_initializer(sname, np.array(s, dtype=np.float32))
+    return [helper.make_node("Mul", [ints, sname], [out], name=name + "_rescale")]
 
 
 def _conv_check(model: ModelWrapper, node) -> None:
@@ -421,20 +545,52 @@ class BinaryConvToInt(Transformation):
         return model, False
 
 
+class BinaryMatMulToInt(Transformation):
+    """MatMul/Gemm with +-s_w weights on s*integers (k-bit levels or the input quantizer's) ->
+    MatMul with +-1 weights on the integers, then one exact scale (and the bias).
+
+    (q*s) . (w*s_w) summed over K = s*s_w*(q . w): every product is an integer times s*s_w.
+    """
+
+    def apply(self, model):
+        for node in model.graph.node:
+            ints = _int_source(model, node.input[0]) if node.op_type in ("MatMul", "Gemm") else None
+            gemm = _matmul_weights(model, node) if ints is not None else None
+            wb = _bipolar_weights(gemm[0]) if gemm is not None else None
+            if wb is None:
+                continue
+            (data, s_in), (w, alpha, bias), (_, s_w) = ints, gemm, wb
+            wname, dot, gain = (model.make_new_valueinfo_name() for _ in range(3))
+            model.set_initializer(wname, np.sign(w).astype(np.float32))
+            model.set_initializer(gain, np.array(s_in * s_w * alpha, dtype=np.float32))
+            out = node.output[0] if bias is None else model.make_new_valueinfo_name()
+            new = [helper.make_node("MatMul", [data, wname], [dot], name=node.name),
+                   helper.make_node("Mul", [dot, gain], [out], name=node.name + "_scale")]
+            if bias is not None:
+                bname = model.make_new_valueinfo_name()
+                model.set_initializer(bname, bias)
+                new.append(helper.make_node("Add", [out, bname], [node.output[0]], name=node.name + "_bias"))
+            replace_nodes(model, [node], new)
+            remove_dead_nodes(model)
+            return model, True
+        return model, False
+
+
 def _int_source(model: ModelWrapper, tensor: str):
-    """If `tensor` is ints*s as QuantInputToInt writes it: (ints, s), else None."""
+    """If `tensor` is q*s for integer levels q (as QuantActToInt writes them, possibly moved
+    by SinkDecode or thresholded by FoldThresholds): (q, s), else None."""
     mul = model.find_producer(tensor)
     if mul is None or mul.op_type != "Mul":
         return None
-    rnd = model.find_producer(mul.input[0])
     s = model.get_initializer(mul.input[1])
-    if rnd is None or rnd.op_type != "Round" or s is None:
+    is_int = model.get_tensor_datatype(mul.input[0]).name.startswith(("INT", "UINT"))  # not BINARY/BIPOLAR
+    if s is None or np.asarray(s).size != 1 or not is_int:
         return None
     return mul.input[0], float(np.asarray(s).reshape(()))
 
 
-PASSES = (FoldWeightQuantizers, ReshapeToFlatten, QuantInputToInt, BipolarActToBits, SinkDecode,
-          BinaryConvToInt, BinaryMatMulToXnor, FoldThresholds)
+PASSES = (FoldWeightQuantizers, ReshapeToFlatten, QuantActToInt, BipolarActToBits, SinkDecode,
+          BinaryConvToInt, BinaryMatMulToXnor, BinaryMatMulToInt, FoldThresholds)
 
 
 def streamline(model: ModelWrapper) -> ModelWrapper:

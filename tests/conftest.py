@@ -59,3 +59,53 @@ def need_verilator():
         pytest.skip(str(e))
     if shutil.which("g++") is None:
         pytest.skip("g++ not installed")
+
+
+def randomise_multibit(net: torch.nn.Module, seed: int, ties: bool = True) -> None:
+    """conftest's BatchNorm statistics, plus channels whose BN output is exactly +-0.5 one
+    step away from the mean (the 2-bit quantizer's round-half-to-even ties: var + eps is
+    exactly 1, so BN is 0.5 * (x - mean)), and a random TensorNorm."""
+    from brevitas_examples.bnn_pynq.models.tensor_norm import TensorNorm
+    randomise_batchnorm(net, seed, ties)
+    g = torch.Generator().manual_seed(seed + 1)
+    for m in net.modules():
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) and ties:
+            eps = np.float32(m.eps)
+            one_minus_eps = np.float32(1) - eps
+            assert one_minus_eps + eps == np.float32(1)
+            idx = torch.arange(2, m.num_features, 5)
+            m.running_var.data[idx] = float(one_minus_eps)
+            m.weight.data[idx] = 0.5 * torch.where(idx % 2 == 0, 1.0, -1.0)
+            m.running_mean.data[idx] = torch.randint(-4, 5, (len(idx),), generator=g).float()
+            m.bias.data[idx] = 0.0
+        elif isinstance(m, TensorNorm):
+            m.weight.data = torch.randn(1, generator=g)
+            m.bias.data = torch.randn(1, generator=g)
+            m.running_mean.data = torch.randn(1, generator=g)
+            m.running_var.data = torch.rand(1, generator=g) + 0.1
+
+
+def tie_images(shape, n, seed=0):
+    """Random images with pixels on the input quantizers' rounding ties: 2x - 1 = +-0.5
+    (x = 1/4, 3/4: the 2-bit input) and 128 * (2x - 1) half-integer (x = odd/512: the 8-bit)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, *shape), dtype=np.float32)
+    pick = rng.random(x.shape)
+    x[pick < 0.05] = 0.5
+    quarter = (pick >= 0.05) & (pick < 0.15)
+    x[quarter] = rng.choice([0.25, 0.75], size=int(quarter.sum()))
+    odd = (pick >= 0.15) & (pick < 0.2)
+    x[odd] = (2 * rng.integers(0, 256, size=int(odd.sum())) + 1) / 512
+    return x
+
+
+def brevitas_zoo_model(name: str, tmp_path, seed: int = 0, ties: bool = True):
+    """A BNN-PYNQ model as the brevitas wheel ships it (random init, randomised BN/TensorNorm;
+    with `ties`, BN outputs that land exactly on the quantizers' thresholds), exported to
+    QONNX: (torch module in eval mode, path, per-image input shape)."""
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+    torch.manual_seed(seed)
+    net, _ = model_with_cfg(name, pretrained=False)
+    randomise_multibit(net, seed, ties)
+    shape = (3, 32, 32) if name.startswith("cnv") else (1, 28, 28)
+    return net.eval(), export.export_brevitas(net.eval(), shape, tmp_path / f"{name}.onnx"), shape

@@ -9,7 +9,9 @@
 // ACC_W (the popcount's width, >= clog2(MW+1)) comes from the caller: hwflow computes every
 // width once, in Python (hwflow/layers/mvau.py), and passes it to the RTL and HLS alike.
 // Weight layout (as the RTL weight ROM): weights[p][nf*SF + sf] bit s = W[nf*PE+p][sf*SIMD+s].
-// Thresholds: thresh[p][nf] = T[nf*PE+p].
+// Thresholds: thresh[p][nf*NT + j] = T[nf*PE+p][j].  With NT thresholds per neuron the output
+// is a k-bit activation: OUT_BIAS + #{j: pc >= T[n][j]} in OUT_BITS bits (two's complement
+// when OUT_BIAS < 0); NT = 1, OUT_BITS = 1, OUT_BIAS = 0 is the 1-bit activation.
 // One loop iteration per (nf, sf) at II=1: the input vector is read during the first neuron
 // fold and kept in a buffer for the others, so a vector takes NF*SF cycles.
 #ifndef HWFLOW_MVAU_H
@@ -19,16 +21,28 @@
 
 namespace hwflow {
 
+// The activation level of v: OUT_BIAS + how many of the NT thresholds row[base + j] it reaches.
+template <unsigned NT, unsigned OUT_BITS, int OUT_BIAS, typename V, typename ROW>
+ap_uint<OUT_BITS> act_level(const V& v, const ROW& row, unsigned base) {
+#pragma HLS INLINE
+    ap_int<OUT_BITS + 1> lvl = OUT_BIAS;
+    for (unsigned j = 0; j < NT; j++) {
+#pragma HLS UNROLL
+        if (v >= row[base + j]) lvl++;
+    }
+    return ap_uint<OUT_BITS>(lvl);
+}
+
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned ACC_W, unsigned TW, bool THRESH,
-          unsigned OUT_BITS>
+          unsigned OUT_BITS, unsigned NT = 1, int OUT_BIAS = 0>
 void mvau_xnor_impl(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
                     const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
-                    const ap_uint<TW> thresh[PE][MH / PE], unsigned reps) {
+                    const ap_uint<TW> thresh[PE][(MH / PE) * NT], unsigned reps) {
     static_assert(MW % SIMD == 0, "SIMD must divide MW");
     static_assert(MH % PE == 0, "PE must divide MH");
     constexpr unsigned SF = MW / SIMD, NF = MH / PE;
     static_assert(ACC_W >= clog2(MW + 1), "the popcount 0..MW needs clog2(MW+1) bits");
-    static_assert(!THRESH || OUT_BITS == 1, "thresholded output is one bit per neuron");
+    static_assert(!THRESH || NT >= 1, "an activation needs at least one threshold");
     static_assert(THRESH || OUT_BITS == ACC_W + 1, "dot output needs ACC_W+1 bits");
     // Each PE reads its own weight word every cycle: split the PE dimension into
     // separate memories.
@@ -56,7 +70,8 @@ void mvau_xnor_impl(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE * OU
             const ap_uint<ACC_W> pc = (sf == 0 ? ap_uint<ACC_W>(0) : acc[p]) + popcount<SIMD>(match);
             acc[p] = pc;
             if (THRESH) {
-                o[p] = pc >= thresh[p][nf];
+                o.range(p * OUT_BITS + OUT_BITS - 1, p * OUT_BITS) =
+                    act_level<NT, OUT_BITS, OUT_BIAS>(pc, thresh[p], nf * NT);
             } else {
                 const ap_int<OUT_BITS> dot = ap_int<OUT_BITS + 1>(2 * pc) - ap_int<OUT_BITS + 1>(MW);
                 o.range(p * OUT_BITS + OUT_BITS - 1, p * OUT_BITS) = ap_uint<OUT_BITS>(dot);
@@ -72,13 +87,15 @@ void mvau_xnor_impl(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE * OU
     }
 }
 
-// Thresholded: out bit = popcount >= T.  TW (>= clog2(MW+2)) bits hold T in 0..MW+1.
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned ACC_W, unsigned TW>
-void mvau_xnor_thresh(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE> >& out,
+// Thresholded: out bit = popcount >= T (or a k-bit level with NT thresholds per neuron).
+// TW (>= clog2(MW+2)) bits hold T in 0..MW+1.
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned ACC_W, unsigned TW, unsigned NT = 1,
+          unsigned OUT_BITS = 1, int OUT_BIAS = 0>
+void mvau_xnor_thresh(hls::stream<ap_uint<SIMD> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
                       const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
-                      const ap_uint<TW> thresh[PE][MH / PE], unsigned reps) {
+                      const ap_uint<TW> thresh[PE][(MH / PE) * NT], unsigned reps) {
 #pragma HLS INLINE
-    mvau_xnor_impl<MW, MH, SIMD, PE, ACC_W, TW, true, 1>(in, out, weights, thresh, reps);
+    mvau_xnor_impl<MW, MH, SIMD, PE, ACC_W, TW, true, OUT_BITS, NT, OUT_BIAS>(in, out, weights, thresh, reps);
 }
 
 // Dot product mode: out = 2*popcount - MW, signed, ACC_W+1 bits per neuron.
@@ -96,17 +113,18 @@ void mvau_xnor_dot(hls::stream<ap_uint<SIMD> >& in,
 // Input: SF beats of SIMD elements of IN_BITS bits (two's complement if IN_SIGNED), element i
 // at beat i/SIMD, bits [(i%SIMD)*IN_BITS +: IN_BITS].  acc[n] = sum_i (W[n][i] ? x_i : -x_i)
 // as a signed ACC_BITS value (the caller sizes it: |acc| <= MW * max|x|).  Output as the
-// binary MVAU: THRESH gives the bit acc >= T[n] (T of type TT, signed), else acc itself
-// (OUT_BITS = ACC_BITS).  Weights and thresholds are laid out as for mvau_xnor_*.
+// binary MVAU: THRESH gives the activation of acc (T of type TT, signed; NT per neuron, a
+// k-bit level as for mvau_xnor_*), else acc itself (OUT_BITS = ACC_BITS).  Weights and
+// thresholds are laid out as for mvau_xnor_*.
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED,
-          unsigned ACC_BITS, bool THRESH, typename TT>
+          unsigned ACC_BITS, bool THRESH, typename TT, unsigned NT = 1, unsigned ACT_BITS = 1, int OUT_BIAS = 0>
 void mvau_binw_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
-                    hls::stream<ap_uint<PE * (THRESH ? 1 : ACC_BITS)> >& out,
+                    hls::stream<ap_uint<PE * (THRESH ? ACT_BITS : ACC_BITS)> >& out,
                     const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
-                    const TT thresh[PE][MH / PE], unsigned reps) {
+                    const TT thresh[PE][(MH / PE) * NT], unsigned reps) {
     static_assert(MW % SIMD == 0, "SIMD must divide MW");
     static_assert(MH % PE == 0, "PE must divide MH");
-    constexpr unsigned SF = MW / SIMD, NF = MH / PE, OB = THRESH ? 1 : ACC_BITS;
+    constexpr unsigned SF = MW / SIMD, NF = MH / PE, OB = THRESH ? ACT_BITS : ACC_BITS;
 #pragma HLS ARRAY_PARTITION variable=weights complete dim=1
 #pragma HLS ARRAY_PARTITION variable=thresh complete dim=1
     ap_uint<SIMD * IN_BITS> inbuf[SF];
@@ -137,7 +155,7 @@ void mvau_binw_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                 sum += w[s] ? ap_int<IN_BITS + 2>(v) : ap_int<IN_BITS + 2>(-v);
             }
             acc[p] = sum;
-            if (THRESH) o[p] = sum >= thresh[p][nf];
+            if (THRESH) o.range(p * OB + OB - 1, p * OB) = act_level<NT, OB, OUT_BIAS>(sum, thresh[p], nf * NT);
             else o.range(p * OB + OB - 1, p * OB) = ap_uint<OB>(sum);
         }
         if (sf == SF - 1) {
@@ -151,12 +169,13 @@ void mvau_binw_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
 }
 
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED,
-          unsigned ACC_BITS, typename TT>
-void mvau_binw_thresh(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE> >& out,
+          unsigned ACC_BITS, typename TT, unsigned NT = 1, unsigned OUT_BITS = 1, int OUT_BIAS = 0>
+void mvau_binw_thresh(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
                       const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
-                      const TT thresh[PE][MH / PE], unsigned reps) {
+                      const TT thresh[PE][(MH / PE) * NT], unsigned reps) {
 #pragma HLS INLINE
-    mvau_binw_impl<MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, ACC_BITS, true, TT>(in, out, weights, thresh, reps);
+    mvau_binw_impl<MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, ACC_BITS, true, TT, NT, OUT_BITS, OUT_BIAS>(
+        in, out, weights, thresh, reps);
 }
 
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED,

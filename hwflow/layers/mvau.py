@@ -1,10 +1,12 @@
 """MVAU: matrix-vector unit with binary weights (core hwflow_mvau.v, kernel hwflow_mvau.h).
 
 MW inputs -> MH outputs, `vectors` times per image (a conv layer is an MVAU with one
-vector per output pixel, fed by a window generator).  BIPOLAR inputs: XNOR-popcount,
-output n is the bit (popcount_n >= T[n]) or the signed dot product 2*popcount_n - MW.
-Integer inputs (a conv net's first layer): acc_n = sum(w ? a : -a), output bit
-(acc_n >= T[n]) or acc_n itself.  Folding: SIMD inputs and PE neurons per cycle, so one
+vector per output pixel, fed by a window generator).  BIPOLAR inputs: XNOR-popcount
+acc_n = popcount_n; integer inputs: acc_n = sum(w ? a : -a).  The output is either the
+integer itself (the signed dot product 2*popcount_n - MW, or acc_n), or an activation:
+with one threshold per neuron the bit (acc_n >= T[n]) (BIPOLAR, 1 = +1); with NT
+thresholds per neuron a k-bit integer, out_bias + #{j: acc_n >= T[n, j]} (a k-bit
+activation's level, as qonnx's MultiThreshold computes it).  Folding: SIMD inputs and PE neurons per cycle, so one
 vector takes (MH/PE) * (MW/SIMD) cycles.
 
 The accumulator, threshold and output widths are computed here, once, and passed to the
@@ -37,13 +39,15 @@ def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
 class MVAU(Layer):
     name: str
     weights: np.ndarray                 # uint8 [MH, MW], 1 = +1
-    thresholds: np.ndarray | None       # int64 [MH], or None for the integer output
+    thresholds: np.ndarray | None       # int64 [MH] or [MH, NT], or None for the integer output
     pe: int = 1
     simd: int = 1
     ram_style: str = "auto"
     in_dtype: DataType = BIPOLAR        # BIPOLAR bits, or k-bit integers
     vectors: int = 1                    # input vectors per image (output pixels for a conv)
     simd_base: int = 0                  # SIMD must also divide this (input channels of a conv)
+    out_act: DataType | None = None     # a k-bit activation's type (None: BIPOLAR bits)
+    out_bias: int = 0                   # the activation's lowest level
 
     kind = "MVAU"
     rtl_cores = ("hwflow_mvau.v", "hwflow_outq.v")
@@ -74,9 +78,18 @@ class MVAU(Layer):
         return clog2(self.mw + 2) if self.binary else self.acc_bits
 
     @property
+    def thresholds2d(self) -> np.ndarray:
+        return np.asarray(self.thresholds, dtype=np.int64).reshape(self.mh, -1)
+
+    @property
+    def nt(self) -> int:
+        """Thresholds per neuron (0: integer output)."""
+        return 0 if self.thresholds is None else self.thresholds2d.shape[1]
+
+    @property
     def out_dtype(self) -> DataType:
         if self.thresholds is not None:
-            return BIPOLAR
+            return self.out_act or BIPOLAR
         return int_type(self.acc_bits + 1 if self.binary else self.acc_bits, True)
 
     @property
@@ -104,7 +117,12 @@ class MVAU(Layer):
         else:
             amax = max(abs(self.in_dtype.min()), abs(self.in_dtype.max()))
             acc = dot = _exact_matmul(x, (2 * w - 1).T, int(self.mw * amax))
-        y = dot if self.thresholds is None else (acc >= self.thresholds[None, :]).astype(np.int64)
+        if self.thresholds is None:
+            y = dot
+        elif self.nt == 1 and not self.out_bias:
+            y = (acc >= self.thresholds2d[:, 0][None, :]).astype(np.int64)
+        else:
+            y = self.out_bias + (acc[:, :, None] >= self.thresholds2d[None]).sum(axis=2, dtype=np.int64)
         return y.reshape(n, self.vectors * self.mh)
 
     # --- folding ------------------------------------------------------------------
@@ -147,7 +165,7 @@ class MVAU(Layer):
         # 1-bit: the XNOR folds into the popcount's first LUT level, about one LUT per
         # synapse; multi-bit: an adder tree of in_bits-wide operands per PE.
         per_syn = 1 if self.binary else self.in_bits
-        thr = self.thresh_bits if self.thresholds is not None else 0
+        thr = self.thresh_bits * self.nt
         lut = pe * (per_syn * simd + 2 * self.acc_bits + thr) + 40
         ff = pe * (2 * self.acc_bits + ceil(simd / 2)) + self.mw * self.in_bits + 40
         depth, width = self.nf * self.sf, pe * simd
@@ -168,15 +186,18 @@ class MVAU(Layer):
         return {"kind": self.kind, "name": self.name, "mw": self.mw, "mh": self.mh, "pe": self.pe,
                 "simd": self.simd, "thresholded": self.thresholds is not None, "ram_style": self.ram_style,
                 "in_dtype": self.in_dtype.name, "vectors": self.vectors, "simd_base": self.simd_base,
-                "acc_bits": self.acc_bits, "thresh_bits": self.thresh_bits, "out_dtype": self.out_dtype.name}
+                "acc_bits": self.acc_bits, "thresh_bits": self.thresh_bits, "out_dtype": self.out_dtype.name,
+                "nt": self.nt, "out_act": self.out_act.name if self.out_act else None, "out_bias": self.out_bias}
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights} | ({"thresholds": self.thresholds} if self.thresholds is not None else {})
 
     @classmethod
     def from_json(cls, d: dict, arrays: dict[str, np.ndarray]) -> "MVAU":
+        act = d.get("out_act")
         return cls(d["name"], arrays["weights"], arrays.get("thresholds"), d["pe"], d["simd"], d["ram_style"],
-                   DataType[d["in_dtype"]], d["vectors"], d["simd_base"])
+                   DataType[d["in_dtype"]], d["vectors"], d["simd_base"], DataType[act] if act else None,
+                   d.get("out_bias", 0))
 
     # --- hardware -----------------------------------------------------------------
     def rtl_instance(self) -> tuple[str, dict]:
@@ -184,7 +205,7 @@ class MVAU(Layer):
         return "hwflow_mvau", {
             "MW": self.mw, "MH": self.mh, "SIMD": self.simd, "PE": self.pe, "THRESH": int(thr),
             "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "ACC_W": self.acc_bits,
-            "TW": self.thresh_bits, "OUT_BITS": self.out_bits,
+            "TW": self.thresh_bits, "OUT_BITS": self.out_bits, "NT": max(1, self.nt), "OUT_BIAS": self.out_bias,
             "WEIGHT_FILE": f'"{self.name}_weights.mem"',
             "THRESH_FILE": f'"{self.name}_thresh.mem"' if thr else '""', "RAM_STYLE": f'"{self.ram_style}"'}
 
@@ -194,8 +215,8 @@ class MVAU(Layer):
         return hex_words(w.reshape(self.nf * self.sf, self.pe * self.simd), 1)
 
     def threshold_words(self) -> list[str]:
-        """Line nf holds T[nf*PE+p] (thresh_bits two's complement) at bits [p*TW +: TW]."""
-        return hex_words(self.thresholds.reshape(self.nf, self.pe), self.thresh_bits)
+        """Line nf holds T[nf*PE+p][j] (thresh_bits two's complement) at bits [(p*NT+j)*TW +: TW]."""
+        return hex_words(self.thresholds2d.reshape(self.nf, self.pe * self.nt), self.thresh_bits)
 
     def write_rtl_data(self, out: Path) -> None:
         (out / f"{self.name}_weights.mem").write_text("\n".join(self.weight_words()) + "\n")
@@ -215,7 +236,8 @@ class MVAU(Layer):
         decls = [f"static const ap_uint<{simd}> {ident}_weights[{pe}][{nf * sf}] = {c_array(wrows)};"]
         thr = self.thresholds is not None
         if thr:
-            t = np.asarray(self.thresholds, dtype=np.int64).reshape(nf, pe).T
+            # thresh[p][nf*NT + j] = T[nf*PE+p][j]
+            t = self.thresholds2d.reshape(nf, pe, self.nt).transpose(1, 0, 2).reshape(pe, nf * self.nt)
             if self.binary:
                 if t.min() < 0 or t.max() > self.mw + 1:
                     raise HwflowError(f"layer {self.name}: thresholds must lie in 0..MW+1={self.mw + 1}")
@@ -226,19 +248,22 @@ class MVAU(Layer):
                 lim = 1 << (self.thresh_bits - 1)
                 t = np.clip(t, -lim, lim - 1)
                 ttype = f"ap_int<{self.thresh_bits}>"
-            decls.append(f"static const {ttype} {ident}_thresh[{pe}][{nf}] = "
+            decls.append(f"static const {ttype} {ident}_thresh[{pe}][{nf * self.nt}] = "
                          f"{c_array([[str(int(v)) for v in row] for row in t])};")
         dims = f"{self.mw}, {self.mh}, {simd}, {pe}"
+        # a k-bit activation: thresholds per neuron, output width, lowest level
+        act = "" if self.nt <= 1 and self.out_bits == 1 and not self.out_bias else \
+            f", {self.nt}, {self.out_bits}, {self.out_bias}"
         reps = self.vectors
         if self.binary and thr:
-            call = (f"hwflow::mvau_xnor_thresh<{dims}, {self.acc_bits}, {self.thresh_bits}>"
+            call = (f"hwflow::mvau_xnor_thresh<{dims}, {self.acc_bits}, {self.thresh_bits}{act}>"
                     f"(in, out, {ident}_weights, {ident}_thresh, {reps});")
         elif self.binary:
             call = f"hwflow::mvau_xnor_dot<{dims}, {self.acc_bits}>(in, out, {ident}_weights, {reps});"
         else:
             targs = f"{dims}, {self.in_bits}, {str(bool(self.in_signed)).lower()}, {self.acc_bits}"
             if thr:
-                call = (f"hwflow::mvau_binw_thresh<{targs}, ap_int<{self.thresh_bits}> >"
+                call = (f"hwflow::mvau_binw_thresh<{targs}, ap_int<{self.thresh_bits}>{act} >"
                         f"(in, out, {ident}_weights, {ident}_thresh, {reps});")
             else:
                 call = f"hwflow::mvau_binw_dot<{targs}>(in, out, {ident}_weights, {reps});"

@@ -42,7 +42,12 @@ module hwflow_mvau #(
   // MW = 64 with 1-bit inputs: popcount 0..64 (7 bits), thresholds 0..65, 1-bit outputs.
   parameter integer ACC_W = 7,         // popcount width, or the signed accumulator's (IN_BITS > 1)
   parameter integer TW = 7,            // threshold width (two's complement when IN_BITS > 1)
-  parameter integer OUT_BITS = 1,      // 1 when THRESH, else the dot product's width
+  parameter integer OUT_BITS = 1,      // THRESH: the activation's width, else the dot product's
+  // THRESH: NT thresholds per neuron; the output is (how many of them acc reaches) + OUT_BIAS,
+  // an OUT_BITS-bit integer (two's complement when OUT_BIAS < 0): a k-bit activation has
+  // NT <= 2^k - 1.  NT = 1, OUT_BIAS = 0, OUT_BITS = 1 is the 1-bit activation (bit 1 = +1).
+  parameter integer NT = 1,
+  parameter integer OUT_BIAS = 0,
   parameter WEIGHT_FILE = "weights.mem",
   parameter THRESH_FILE = "thresh.mem",
   /* verilator lint_off UNUSEDPARAM */  // only read by the rom_style attribute (synthesis)
@@ -90,8 +95,13 @@ module hwflow_mvau #(
     if (THRESH != 0 && MB == 0 && TW < $clog2(MW + 2)) begin : g_bad_tw
       hwflow_mvau_ILLEGAL_TW_cannot_hold_0_to_MW_plus_1 u_err ();
     end
-    if (OUT_BITS != ((THRESH != 0) ? 1 : ((MB != 0) ? ACC_W : ACC_W + 1))) begin : g_bad_out
-      hwflow_mvau_ILLEGAL_OUT_BITS_must_be_1_or_the_dot_width u_err ();
+    if (THRESH == 0 && OUT_BITS != ((MB != 0) ? ACC_W : ACC_W + 1)) begin : g_bad_out
+      hwflow_mvau_ILLEGAL_OUT_BITS_must_be_the_dot_width u_err ();
+    end
+    if (THRESH != 0 && (NT < 1 || OUT_BITS > 31 || ((OUT_BIAS < 0)
+        ? (OUT_BIAS < -(1 << (OUT_BITS - 1)) || OUT_BIAS + NT > (1 << (OUT_BITS - 1)) - 1)
+        : (OUT_BIAS + NT > (1 << OUT_BITS) - 1)))) begin : g_bad_act
+      hwflow_mvau_ILLEGAL_OUT_BITS_cannot_hold_NT_levels u_err ();
     end
   endgenerate
 
@@ -181,7 +191,7 @@ module hwflow_mvau #(
 
   // ------------------------------------------------------------------ S3: XNOR-popcount
   wire [PE*PCW-1:0] pc3;   // registered inside the popcount trees
-  genvar p, s;
+  genvar p, s, j;
   generate
     if (MB == 0) begin : g_xnor
       for (p = 0; p < PE; p = p + 1) begin : g_pc
@@ -273,25 +283,37 @@ module hwflow_mvau #(
   generate
     if (THRESH != 0) begin : g_thr
       localparam integer CW = ((ACC_W > TW) ? ACC_W : TW) + 1;
+      localparam integer NW_T = PE * NT * TW;         // one threshold ROM word: every PE's NT thresholds
+      localparam [31:0] BIAS32 = OUT_BIAS;
       // Small (NF words): no rom_style, synthesis picks LUTs (Yosys rejects
       // rom_style = "distributed" on a ROM).
-      reg [PE*TW-1:0] trom [0:NF-1];
+      reg [NW_T-1:0] trom [0:NF-1];
       initial $readmemh(THRESH_FILE, trom);
-      reg [PE*TW-1:0] t4;
+      reg [NW_T-1:0] t4;
       always @(posedge ap_clk) if (v3 && l3) t4 <= trom[n3];
       for (p = 0; p < PE; p = p + 1) begin : g_cmp
         wire [ACC_W-1:0] av = acc4[p*ACC_W +: ACC_W];
-        wire [TW-1:0]    tv = t4[p*TW +: TW];
-        // Unsigned popcount vs unsigned threshold, or signed acc vs signed threshold
-        // (sign-extending both into CW bits and flipping the top bit makes the
-        // signed compare an unsigned one).
         wire [CW-1:0] a = {{(CW-ACC_W){(MB != 0) ? av[ACC_W-1] : 1'b0}}, av};
-        wire [CW-1:0] t = {{(CW-TW){(MB != 0) ? tv[TW-1] : 1'b0}}, tv};
-        wire ge = (MB != 0) ? ({~a[CW-1], a[CW-2:0]} >= {~t[CW-1], t[CW-2:0]}) : (a >= t);
-        if (OUT_BITS > 1) begin : g_wide
-          assign res[p*OUT_BITS +: OUT_BITS] = {{(OUT_BITS-1){1'b0}}, ge};
-        end else begin : g_bit
-          assign res[p*OUT_BITS] = ge;
+        wire [NT-1:0] ge;
+        for (j = 0; j < NT; j = j + 1) begin : g_t
+          wire [TW-1:0] tv = t4[(p*NT + j)*TW +: TW];
+          // Unsigned popcount vs unsigned threshold, or signed acc vs signed threshold
+          // (sign-extending both into CW bits and flipping the top bit makes the
+          // signed compare an unsigned one).
+          wire [CW-1:0] t = {{(CW-TW){(MB != 0) ? tv[TW-1] : 1'b0}}, tv};
+          assign ge[j] = (MB != 0) ? ({~a[CW-1], a[CW-2:0]} >= {~t[CW-1], t[CW-2:0]}) : (a >= t);
+        end
+        if (NT == 1 && OUT_BITS == 1 && OUT_BIAS == 0) begin : g_bit
+          assign res[p*OUT_BITS] = ge[0];
+        end else begin : g_levels
+          // thresholds rise with j, so the count of those reached is the level
+          reg [OUT_BITS-1:0] cnt;
+          integer i;
+          always @* begin
+            cnt = BIAS32[OUT_BITS-1:0];
+            for (i = 0; i < NT; i = i + 1) cnt = cnt + {{(OUT_BITS-1){1'b0}}, ge[i]};
+          end
+          assign res[p*OUT_BITS +: OUT_BITS] = cnt;
         end
       end
     end else begin : g_dot
