@@ -273,15 +273,15 @@ class _Lowering:
             if n is target:
                 return
             if n.op_type == "MaxPool":
-                if m.get_tensor_datatype(n.input[0]).bitwidth() > 1:
-                    raise HwflowError(f"{node_label(n)}: max-pool of multi-bit activations is not supported yet")
+                dt = m.get_tensor_datatype(n.input[0])
+                elem = BIPOLAR if dt.bitwidth() == 1 else int_type(dt.bitwidth(), dt.signed())
                 attr = {a.name: helper.get_attribute_value(a) for a in n.attribute}
                 ks, st = list(attr.get("kernel_shape")), list(attr.get("strides", attr.get("kernel_shape")))
                 if ks[0] != ks[1] or st != ks or any(attr.get("pads", [0])) or attr.get("ceil_mode", 0):
                     raise HwflowError(f"{node_label(n)}: only square max-pools with stride = size and no "
                                       "padding are supported")
                 c, dim, _ = self.shape
-                pool = MaxPool(f"pool{len(self.mvaus) - 1}", dim, c, ks[0])
+                pool = MaxPool(f"pool{len(self.mvaus) - 1}", dim, c, ks[0], dtype=elem)
                 self.layers.append(pool)
                 self.shape = (c, pool.ofm_dim, pool.ofm_dim)
             elif n.op_type in ("Flatten", "Reshape"):

@@ -14,7 +14,7 @@ from hwflow.sim import simulate_build
 from conftest import brevitas_zoo_model, need_verilator, random_images, tie_images
 
 FAST = ["tfc_1w2a"]
-SLOW = ["tfc_1w1a", "sfc_1w1a", "lfc_1w1a", "sfc_1w2a", "lfc_1w2a", "cnv_1w1a"]
+SLOW = ["tfc_1w1a", "sfc_1w1a", "lfc_1w1a", "sfc_1w2a", "lfc_1w2a", "cnv_1w1a", "cnv_1w2a"]
 
 
 def _check(name, tmp_path, backend):
@@ -66,9 +66,16 @@ def test_bnn_pynq_rtl_slow(name, tmp_path):
     _check(name, tmp_path, "rtl")
 
 
-def test_cnv_w1a2_is_refused_with_a_clear_error(tmp_path):
-    """Max-pool of 2-bit activations is not there yet: the build says so, naming the node."""
-    from hwflow.errors import HwflowError
-    _, path, _ = brevitas_zoo_model("cnv_1w2a", tmp_path)
-    with pytest.raises(HwflowError, match="MaxPool node .*: max-pool of multi-bit activations"):
-        build(path, tmp_path / "b", BuildOptions(verify_images=10, synth="none", rtlsim=False), quiet=True)
+def test_cnv_w1a2_dataflow_equals_qonnx(tmp_path):
+    """CNV-W1A2: 8-bit input, 2-bit activations through window generators and max-pools of
+    2-bit values; the lowered layers equal the QONNX model on inputs with ties (the full
+    build is a slow test)."""
+    from hwflow.dataflow import lower
+    from hwflow.streamline import streamline
+    _, path, shape = brevitas_zoo_model("cnv_1w2a", tmp_path, seed=2)
+    model = export.load_qonnx(path)
+    df = lower(streamline(model))
+    pools = [lay for lay in df.layers if lay.kind == "MaxPool"]
+    assert len(pools) == 2 and all(p.in_type.dtype.name == "INT2" for p in pools)
+    x = tie_images(shape, 60, seed=3)
+    np.testing.assert_allclose(df.execute(x), export.run_qonnx(model, x), atol=1e-5, rtol=0)

@@ -1,7 +1,8 @@
-"""k-bit activations inside the MVAU: NT thresholds per neuron, output = lowest level + how many
-thresholds the accumulator reaches (qonnx MultiThreshold's meaning).  The RTL core (rtlsim,
-under stalls) and the HLS kernel (C-simulation) against the layer's numpy execute, which is
-itself checked against qonnx's MultiThreshold."""
+"""k-bit activations in hardware.  Inside the MVAU: NT thresholds per neuron, output = lowest
+level + how many thresholds the accumulator reaches (qonnx MultiThreshold's meaning).  The RTL
+core (rtlsim, under stalls) and the HLS kernel (C-simulation) against the layer's numpy
+execute, which is itself checked against qonnx's MultiThreshold.  And max-pool of k-bit
+values (a signed max, not an OR), in RTL and HLS."""
 
 from __future__ import annotations
 
@@ -83,3 +84,46 @@ def test_hls_kernel(mw, mh, simd, pe, in_dt, nt, act, bias, tmp_path):
     x = _inputs(layer, 60, 4)
     got = cppsim.CppSim([layer], tmp_path / "hls", werror=True).run(x)
     np.testing.assert_array_equal(got, layer.execute(x))
+
+
+# max-pool of k-bit activations: (IFM_DIM, CH, POOL, PE, element type)
+POOL_CASES = [
+    pytest.param(6, 4, 2, 2, DataType["INT2"], id="int2"),
+    pytest.param(5, 6, 2, 3, DataType["INT3"], id="int3-odd-dim"),
+    pytest.param(6, 4, 3, 4, DataType["UINT2"], id="uint2-pool3"),
+]
+
+
+def _pool_inputs(pool, n, seed):
+    dt = pool.dtype
+    return np.random.default_rng(seed).integers(int(dt.min()), int(dt.max()) + 1, (n, pool.in_elems))
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("dim,ch,k,pe,dt", POOL_CASES)
+def test_maxpool_kbit_rtl(dim, ch, k, pe, dt, tmp_path):
+    need_verilator()
+    from hwflow.layers import MaxPool
+    from hwflow.sim import RtlSim
+    pool = MaxPool("pool", dim, ch, k, pe, dt)
+    x = _pool_inputs(pool, 100, 5)
+    ref = x.reshape(-1, dim, dim, ch)[:, :dim // k * k, :dim // k * k]
+    ref = ref.reshape(-1, dim // k, k, dim // k, k, ch).max(axis=(2, 4)).reshape(len(x), -1)
+    np.testing.assert_array_equal(pool.execute(x), ref)  # signed max, not OR
+    sim = RtlSim([pool], tmp_path / "rtl", top="hwflow_pool_top")
+    for p in (1.0, 0.6):
+        np.testing.assert_array_equal(sim.run(x, seed=2, p_in=p, p_out=p).outputs, ref)
+
+
+@pytest.mark.parametrize("dim,ch,k,pe,dt", POOL_CASES)
+def test_maxpool_kbit_hls(dim, ch, k, pe, dt, tmp_path):
+    from hwflow import cppsim
+    from hwflow.errors import HwflowError
+    from hwflow.layers import MaxPool
+    try:
+        cppsim.find_ap_types(), cppsim.find_cxx()
+    except HwflowError as e:
+        pytest.skip(str(e))
+    pool = MaxPool("pool", dim, ch, k, pe, dt)
+    x = _pool_inputs(pool, 60, 6)
+    np.testing.assert_array_equal(cppsim.CppSim([pool], tmp_path / "hls", werror=True).run(x), pool.execute(x))

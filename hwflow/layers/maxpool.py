@@ -1,7 +1,7 @@
-"""MaxPool of 1-bit values (core hwflow_maxpool.v, kernel hwflow_pool.h).
+"""MaxPool (core hwflow_maxpool.v, kernel hwflow_pool.h) of 1-bit or k-bit activations.
 
-Max of +-1 values is an OR of their bits; pool size = stride, NHWC, PE channels per beat
-(its producer's).
+Max of +-1 values is an OR of their bits; k-bit integers are compared as such (signed when
+their type is).  Pool size = stride, NHWC, PE channels per beat (its producer's).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwflow.errors import HwflowError
+from qonnx.core.datatype import DataType
+
 from hwflow.layers.base import BIPOLAR, Layer, StreamType
 
 
@@ -21,6 +23,7 @@ class MaxPool(Layer):
     ch: int
     pool: int = 2
     pe: int = 1
+    dtype: DataType = BIPOLAR
 
     kind = "MaxPool"
     rtl_cores = ("hwflow_maxpool.v",)
@@ -32,11 +35,11 @@ class MaxPool(Layer):
 
     @property
     def in_type(self) -> StreamType:
-        return StreamType(BIPOLAR, self.ifm_dim ** 2 * self.ch, self.pe)
+        return StreamType(self.dtype, self.ifm_dim ** 2 * self.ch, self.pe)
 
     @property
     def out_type(self) -> StreamType:
-        return StreamType(BIPOLAR, self.ofm_dim ** 2 * self.ch, self.pe)
+        return StreamType(self.dtype, self.ofm_dim ** 2 * self.ch, self.pe)
 
     def execute(self, x: np.ndarray) -> np.ndarray:
         n, o, p = len(x), self.ofm_dim, self.pool
@@ -58,22 +61,27 @@ class MaxPool(Layer):
         return self.ifm_dim ** 2 * self.ch // self.pe
 
     def resources(self) -> dict:
-        return {"lut": 30 + 3 * self.pe + self.ofm_dim * self.ch // 64, "ff": 40 + 2 * self.pe, "bram18": 0}
+        eb = self.dtype.bitwidth()
+        return {"lut": 30 + 3 * self.pe * eb + self.ofm_dim * self.ch * eb // 64, "ff": 40 + 2 * self.pe * eb,
+                "bram18": 0}
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "name": self.name, "ifm_dim": self.ifm_dim, "ch": self.ch,
-                "pool": self.pool, "pe": self.pe}
+                "pool": self.pool, "pe": self.pe, "dtype": self.dtype.name}
 
     @classmethod
     def from_json(cls, d: dict, arrays: dict) -> "MaxPool":
-        return cls(d["name"], d["ifm_dim"], d["ch"], d["pool"], d["pe"])
+        return cls(d["name"], d["ifm_dim"], d["ch"], d["pool"], d["pe"], DataType[d.get("dtype", "BIPOLAR")])
 
     def rtl_instance(self) -> tuple[str, dict]:
-        return "hwflow_maxpool", {"IFM_DIM": self.ifm_dim, "CH": self.ch, "POOL": self.pool, "PE": self.pe}
+        return "hwflow_maxpool", {"IFM_DIM": self.ifm_dim, "CH": self.ch, "POOL": self.pool, "PE": self.pe,
+                                  "ELEM_BITS": self.dtype.bitwidth(), "SIGNED": int(self.in_signed)}
 
     def hls_code(self, ident: str) -> tuple[list[str], list[str]]:
-        return [], [f"hwflow::maxpool_1bit<{self.ifm_dim}, {self.ifm_dim}, {self.ch}, {self.pool}, {self.pe}>"
-                    "(in, out, 1);"]
+        dims = f"{self.ifm_dim}, {self.ifm_dim}, {self.ch}, {self.pool}, {self.pe}"
+        if self.dtype == BIPOLAR:
+            return [], [f"hwflow::maxpool_1bit<{dims}>(in, out, 1);"]
+        return [], [f"hwflow::maxpool<{dims}, {self.dtype.bitwidth()}, {str(self.in_signed).lower()}>(in, out, 1);"]
 
     def describe(self) -> str:
-        return f"{self.ifm_dim}^2x{self.ch} /{self.pool}"
+        return f"{self.ifm_dim}^2x{self.ch} /{self.pool}" + ("" if self.dtype == BIPOLAR else f" {self.dtype.name}")

@@ -1,14 +1,16 @@
-// hwflow_maxpool: streaming POOL x POOL max-pool (stride POOL, no padding) of 1-bit
-// values, where 1 = +1, so max is OR.
+// hwflow_maxpool: streaming POOL x POOL max-pool (stride POOL, no padding) of ELEM_BITS-bit
+// values: 1-bit values (1 = +1, so max is OR), or k-bit integers (two's complement when
+// SIGNED).
 //
 // Stream: NHWC, an image is IFM_DIM x IFM_DIM pixels in row-major order, each pixel
-// CH bits in CF = CH/PE beats of PE bits (channel c in beat c/PE, bit c%PE).  Output
+// CH elements in CF = CH/PE beats of PE elements (channel c in beat c/PE, element c%PE at
+// bits [(c%PE)*ELEM_BITS +: ELEM_BITS]).  Output
 // is the OFM_DIM x OFM_DIM pooled image in the same format, OFM_DIM = IFM_DIM/POOL
 // (floor: trailing rows and columns are read and dropped, as ONNX ceil_mode=0).
 //
-// A row accumulator of OFM_DIM*CF words of PE bits holds the OR of the pooling
+// A row accumulator of OFM_DIM*CF words of PE elements holds the max of the pooling
 // windows of the current output row: the first beat of a window (window row 0,
-// column 0) overwrites its word, later beats OR into it, and the last one (window
+// column 0) overwrites its word, later beats max into it, and the last one (window
 // row POOL-1, column POOL-1) is emitted instead of written back.  Read-modify-write
 // in one cycle needs an asynchronous read (small: LUTRAM or flip-flops), so one input
 // beat is consumed every cycle: IFM_DIM^2 * CF cycles per image.
@@ -21,17 +23,20 @@ module hwflow_maxpool #(
   parameter integer IFM_DIM = 28,
   parameter integer CH = 64,
   parameter integer POOL = 2,
-  parameter integer PE = 8
+  parameter integer PE = 8,
+  parameter integer ELEM_BITS = 1,
+  parameter integer SIGNED = 0       // k-bit elements in two's complement (ELEM_BITS > 1)
 ) (
-  input  wire          ap_clk,
-  input  wire          ap_rst_n,
-  input  wire [PE-1:0] s_axis_tdata,
-  input  wire          s_axis_tvalid,
-  output wire          s_axis_tready,
-  output wire [PE-1:0] m_axis_tdata,
-  output wire          m_axis_tvalid,
-  input  wire          m_axis_tready
+  input  wire                    ap_clk,
+  input  wire                    ap_rst_n,
+  input  wire [PE*ELEM_BITS-1:0] s_axis_tdata,
+  input  wire                    s_axis_tvalid,
+  output wire                    s_axis_tready,
+  output wire [PE*ELEM_BITS-1:0] m_axis_tdata,
+  output wire                    m_axis_tvalid,
+  input  wire                    m_axis_tready
 );
+  localparam integer BW   = PE * ELEM_BITS;      // beat width
   localparam integer CF   = CH / PE;
   localparam integer OFM  = IFM_DIM / POOL;
   localparam integer KEEP = OFM * POOL;          // rows/cols that belong to a window
@@ -59,9 +64,9 @@ module hwflow_maxpool #(
   reg [PW-1:0]  px, py;      // position inside the pooling window
   reg [AW-1:0]  base;        // min(x / POOL, OFM - 1) * CF
   reg           sfull, ovalid;
-  reg [PE-1:0]  sdata, odata;
+  reg [BW-1:0]  sdata, odata;
 
-  reg [PE-1:0] acc [0:NA-1];
+  reg [BW-1:0] acc [0:NA-1];
 
   wire in_fire  = s_axis_tvalid && !sfull;
   wire cf_last  = (cf == CF_LAST);
@@ -70,7 +75,23 @@ module hwflow_maxpool #(
   wire w_first  = (px == {PW{1'b0}}) && (py == {PW{1'b0}});
   wire w_last   = (px == P_LAST) && (py == P_LAST);
   wire [AW-1:0] addr = base + {{(AW-CFW){1'b0}}, cf};
-  wire [PE-1:0] val  = w_first ? s_axis_tdata : (acc[addr] | s_axis_tdata);
+  wire [BW-1:0] prev = acc[addr];
+  wire [BW-1:0] mx;                              // element-wise max of prev and the input
+  genvar e;
+  generate
+    if (ELEM_BITS == 1) begin : g_or
+      assign mx = prev | s_axis_tdata;
+    end else begin : g_max
+      // flipping the sign bits makes a signed compare an unsigned one
+      localparam [ELEM_BITS-1:0] FLIP = (SIGNED != 0) ? {1'b1, {(ELEM_BITS-1){1'b0}}} : {ELEM_BITS{1'b0}};
+      for (e = 0; e < PE; e = e + 1) begin : g_e
+        wire [ELEM_BITS-1:0] a = prev[e*ELEM_BITS +: ELEM_BITS];
+        wire [ELEM_BITS-1:0] b = s_axis_tdata[e*ELEM_BITS +: ELEM_BITS];
+        assign mx[e*ELEM_BITS +: ELEM_BITS] = ((a ^ FLIP) >= (b ^ FLIP)) ? a : b;
+      end
+    end
+  endgenerate
+  wire [BW-1:0] val  = w_first ? s_axis_tdata : mx;
   wire emit     = in_fire && keep && w_last;
   wire load     = !ovalid || m_axis_tready;
 
