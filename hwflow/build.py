@@ -11,6 +11,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from hwflow.errors import HwflowError
 from hwflow.fold import apply_folding_file, fold_for_board, fold_to_fps, folding_json
 from hwflow.streamline import streamline
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "tfc-w1a1-digits" / "model.onnx"
+# package data, so an installed hwflow (not only a checkout) has it
+DEFAULT_MODEL = Path(str(files("hwflow") / "models" / "tfc-w1a1-digits" / "model.onnx"))
 FLOAT_TOL = 1e-5
 
 
