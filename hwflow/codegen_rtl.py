@@ -40,14 +40,10 @@ def fifo_depth_for(layer, minimum: int = FIFO_DEPTH) -> int:
     return max(minimum, layer.fifo_depth())
 
 
-def _graph(net) -> StreamGraph:
-    return net if isinstance(net, StreamGraph) else StreamGraph.chain(net)
-
-
 def chain_stages(net, fifo_depth: int = FIFO_DEPTH) -> list[Stage]:
     """The stages of the top in stream order: each layer, and on every stream between two
     layers a width converter (where widths differ) and a FIFO."""
-    net = _graph(net)
+    net = StreamGraph.of(net)
     stages, k = [], 0
     for layer in net.layers:
         prod = net.producer(net.ins(layer)[0])
@@ -102,7 +98,7 @@ def top_verilog(stages: list[Stage], top: str = "hwflow_top") -> str:
 def write_rtl(net, out: Path, top: str = "hwflow_top", fifo_depth: int = FIFO_DEPTH) -> list[str]:
     """Write cores, ROM files and the top for a stream graph (or a chain of layers) into `out`;
     returns the Verilog sources (top last)."""
-    net = _graph(net)
+    net = StreamGraph.of(net)
     out.mkdir(parents=True, exist_ok=True)
     rtl = files("hwflow") / "rtl"
     for core in CORES:

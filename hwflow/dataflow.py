@@ -41,19 +41,27 @@ def images_per_chunk(layers: list, budget: int = CHUNK_ELEMS) -> int:
     return max(1, budget // widest)
 
 
-def execute_chunked(net, x: np.ndarray) -> np.ndarray:
-    """Run a stream graph (or a chain of layers) on x [N, E] in chunks of images, so that no
-    intermediate stream (a window generator's output can be 100x its input) takes more than
-    a bounded amount of memory; the outputs are concatenated."""
-    net = net if isinstance(net, StreamGraph) else StreamGraph.chain(net)
-    x = np.asarray(x)
+def walk_chunks(net, x: np.ndarray, n: int | None = None):
+    """Run a stream graph (or a chain of layers) on the first n images of x [N, E] in chunks,
+    so that no intermediate stream (a window generator's output can be 100x its input) takes
+    more than a bounded amount of memory.  Yields (first image, layer, its input, its output)
+    layer by layer; a stream is dropped once its consumer has read it."""
+    net = StreamGraph.of(net)
+    n = len(x) if n is None else n
     step = images_per_chunk(net.layers)
-    outs = []
-    for s in range(0, len(x), step):
-        values = {net.inputs[0]: x[s:s + step]}
+    for s in range(0, n, step):
+        values = {net.inputs[0]: np.asarray(x[s:min(s + step, n)])}
         for layer in net.layers:
-            values[net.outs(layer)[0]] = layer.execute(values.pop(net.ins(layer)[0]))
-        outs.append(values[net.outputs[0]])
+            y = values.pop(net.ins(layer)[0])
+            out = values[net.outs(layer)[0]] = layer.execute(y)
+            yield s, layer, y, out
+
+
+def execute_chunked(net, x: np.ndarray) -> np.ndarray:
+    """Run a stream graph (or a chain of layers) on x [N, E] in chunks of images; the outputs
+    are concatenated."""
+    net = StreamGraph.of(net)
+    outs = [y for _, layer, _, y in walk_chunks(net, x) if layer is net.last]
     if not outs:
         return np.zeros((0, net.last.out_elems), dtype=np.int64)
     return np.concatenate(outs)

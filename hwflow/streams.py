@@ -25,6 +25,11 @@ class StreamGraph:
         """Layer i reads stream s<i> and writes s<i+1>."""
         return cls(list(layers), {lay.name: ([f"s{i}"], [f"s{i + 1}"]) for i, lay in enumerate(layers)})
 
+    @classmethod
+    def of(cls, net: "StreamGraph | list[Layer]") -> "StreamGraph":
+        """A stream graph as given, or the chain of a list of layers."""
+        return net if isinstance(net, cls) else cls.chain(net)
+
     def __post_init__(self):
         if not self.wires:
             self.wires = StreamGraph.chain(self.layers).wires

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hwflow import rtlsim
-from hwflow.dataflow import images_per_chunk
+from hwflow.dataflow import walk_chunks
 from hwflow.errors import HwflowError
 from hwflow.streams import StreamGraph
 
@@ -64,14 +64,13 @@ class _StreamFile:
         self.f.close()
 
 
-def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | None = None,
-                 on_start=None) -> list[LayerCheck]:
+def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | None = None) -> list[LayerCheck]:
     """Simulate every layer of a stream graph (or chain) alone on its own inputs (the numpy
     model's stream into it), with random stalls and at full speed; name the first layer
     whose output differs."""
     from hwflow.codegen_rtl import write_rtl
     from hwflow.sim import RtlSim
-    net = net if isinstance(net, StreamGraph) else StreamGraph.chain(net)
+    net = StreamGraph.of(net)
     layers, rtl_dir = net.layers, Path(rtl_dir)
     jobs = jobs or default_jobs()
     counts = [layer_images(layer, len(x)) for layer in layers]
@@ -83,8 +82,6 @@ def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | No
                   for layer, top, src in zip(layers, tops, sources)]
         files = _expected_streams(net, x, counts, Path(td))
         sims = [b.result() for b in builds]
-        if on_start:
-            on_start(counts)
         runs = []
         for i, (sim, layer, n) in enumerate(zip(sims, layers, counts)):
             for stalled in (True, False):
@@ -114,19 +111,15 @@ def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | No
 def _expected_streams(net, x: np.ndarray, counts: list[int], td: Path) -> list[tuple[Path, Path]]:
     """One pass of the numpy model over x in chunks: per layer, its input beats and its
     expected output beats (first counts[i] images) as files."""
-    net = net if isinstance(net, StreamGraph) else StreamGraph.chain(net)
-    layers = net.layers
-    ins = [_StreamFile(td / f"{i}.in", la.in_elem_bits, la.in_epb) for i, la in enumerate(layers)]
-    want = [_StreamFile(td / f"{i}.want", la.out_elem_bits, la.out_epb) for i, la in enumerate(layers)]
-    step, n = images_per_chunk(layers), max(counts)
-    for s in range(0, n, step):
-        values = {net.inputs[0]: np.asarray(x[s:min(s + step, n)])}
-        for i, layer in enumerate(layers):
-            y = values.pop(net.ins(layer)[0])
-            keep = max(0, min(len(y), counts[i] - s))
-            ins[i].append(y[:keep])
-            y = values[net.outs(layer)[0]] = layer.execute(y)
-            want[i].append(y[:keep])
+    net = StreamGraph.of(net)
+    index = {layer.name: i for i, layer in enumerate(net.layers)}
+    ins = [_StreamFile(td / f"{i}.in", la.in_elem_bits, la.in_epb) for i, la in enumerate(net.layers)]
+    want = [_StreamFile(td / f"{i}.want", la.out_elem_bits, la.out_epb) for i, la in enumerate(net.layers)]
+    for s, layer, y_in, y_out in walk_chunks(net, x, max(counts)):
+        i = index[layer.name]
+        keep = max(0, min(len(y_in), counts[i] - s))
+        ins[i].append(y_in[:keep])
+        want[i].append(y_out[:keep])
     for f in ins + want:
         f.close()
     return [(a.path, b.path) for a, b in zip(ins, want)]
@@ -151,6 +144,12 @@ def _first_difference(got_path: Path, want_path: Path, layer) -> str | None:
     return None
 
 
+def first_mismatch(got: np.ndarray, want: np.ndarray) -> str:
+    """Where two [images, elements] arrays first differ, as the checks report it."""
+    img, e = np.argwhere(got != want)[0]
+    return f"first at image {img}, output {e}: {got[img, e]} vs {want[img, e]}"
+
+
 def check_network(layers: list, rtl_dir: Path, x: np.ndarray, want: np.ndarray, seed: int):
     """The whole network on every check image, under random stalls and at full speed (in
     parallel); returns the full-speed SimResult (its cycles are the network's)."""
@@ -162,7 +161,6 @@ def check_network(layers: list, rtl_dir: Path, x: np.ndarray, want: np.ndarray, 
         for res, what in ((stalled.result(), "the whole network under random stalls"),
                           (full.result(), "the whole network")):
             if not np.array_equal(res.outputs, want):
-                idx = np.argwhere(res.outputs != want)[0]
-                raise HwflowError(f"rtlsim of {what} differs from the dataflow model, first at image {idx[0]}, "
-                                  f"output {idx[1]}: {res.outputs[tuple(idx)]} vs {want[tuple(idx)]}")
+                raise HwflowError(f"rtlsim of {what} differs from the dataflow model, "
+                                  f"{first_mismatch(res.outputs, want)}")
     return full.result()
