@@ -168,20 +168,29 @@ MAX_ACT_BITS = 8
 
 
 def _is_hw_node(model: ModelWrapper, n) -> bool:
-    """A matrix product the streamlining made integer: XNOR-popcount, or a +-1 Conv/MatMul on
-    +-1 or integer inputs."""
+    """A matrix product the streamlining made integer: XNOR-popcount, or a Conv/MatMul with
+    integer weights on +-1 or integer inputs."""
+    from hwflow.streamline import MAX_WEIGHT_BITS
     if n.op_type == "XnorPopcountMatMul":
         return True
     if n.op_type not in ("Conv", "MatMul") or model.get_tensor_datatype(n.input[0]).name == "FLOAT32":
         return False
     w = model.get_initializer(n.input[1])
-    return w is not None and bool(np.all(np.abs(w) == 1))
+    return w is not None and np.array_equal(w, np.round(w)) and bool(np.abs(w).max() < 1 << (MAX_WEIGHT_BITS - 1))
+
+
+def _hw_weights(w: np.ndarray) -> dict:
+    """Integer weights [MH, MW] as the MVAU holds them: bits for +-1, else the smallest signed type."""
+    if np.all(np.abs(w) == 1):
+        return {"weights": (w > 0).astype(np.uint8), "w_dtype": BIPOLAR}
+    bits = max(2, int(np.abs(w).max()).bit_length() + 1)
+    return {"weights": w.astype(np.int8), "w_dtype": int_type(bits, True)}
 
 
 def _hw_input(model: ModelWrapper, first) -> str:
-    """The tensor the hardware receives: bits (before the +-1 decode of a conv) or integers."""
+    """The tensor the hardware receives: bits (before a +-1 decode) or integers."""
     src = first.input[0]
-    if first.op_type == "Conv" and model.get_tensor_datatype(src).name == "BIPOLAR":
+    if first.op_type in ("Conv", "MatMul") and model.get_tensor_datatype(src).name == "BIPOLAR":
         return model.find_producer(model.find_producer(src).input[0]).input[0]
     return src
 
@@ -242,33 +251,37 @@ class _Lowering:
 
     def _conv(self, node, mt, name):
         m = self.model
-        w = m.get_initializer(node.input[1])                       # [OC, IC, K, K], +-1
+        w = m.get_initializer(node.input[1])                       # [OC, IC, K, K], integers
         oc, ic, k, _ = w.shape
         _, _, dim, _ = m.get_tensor_shape(node.input[0])
         dt = m.get_tensor_datatype(node.input[0])
         bits = 1 if dt.name == "BIPOLAR" else dt.bitwidth()
-        w_hw = (w.transpose(0, 2, 3, 1).reshape(oc, -1) > 0).astype(np.uint8)   # columns in (ky, kx, ic)
+        wts = _hw_weights(w.transpose(0, 2, 3, 1).reshape(oc, -1))   # columns in (ky, kx, ic)
         act = _activation(m, mt)
-        if bits == 1:  # the graph thresholds dot = 2*pc - MW; the hardware counts pc
-            t = act["thresholds"]
-            act["thresholds"] = np.clip(np.ceil((t + w_hw.shape[1]) / 2), 0, w_hw.shape[1] + 1).astype(np.int64)
+        mw = wts["weights"].shape[1]
+        if bits == 1 and wts["w_dtype"] == BIPOLAR:  # the graph thresholds dot = 2*pc - MW; XNOR counts pc
+            act["thresholds"] = np.clip(np.ceil((act["thresholds"] + mw) / 2), 0, mw + 1).astype(np.int64)
         elem = dt if bits == 1 else int_type(bits, dt.signed())
         swg = SWG(f"swg{len(self.mvaus)}", dim, ic, k, 1, 1, elem)
-        self.layers += [swg, MVAU(name, w_hw, in_dtype=elem, vectors=swg.ofm_dim ** 2, simd_base=ic, **act)]
+        self.layers += [swg, MVAU(name, in_dtype=elem, vectors=swg.ofm_dim ** 2, simd_base=ic, **wts, **act)]
         self.shape = (oc, swg.ofm_dim, swg.ofm_dim)
 
     def _fc(self, node, mt):
         m = self.model
-        w01 = m.get_initializer(node.input[1]) > 0                # [K, N], rows in graph order (+-1 or bits)
+        w = m.get_initializer(node.input[1])                      # [K, N], rows in graph order
+        if node.op_type == "XnorPopcountMatMul":                  # bits: 1 = +1
+            w = 2 * w - 1
         dt = m.get_tensor_datatype(node.input[0])
-        in_dtype = BIPOLAR if node.op_type == "XnorPopcountMatMul" else int_type(dt.bitwidth(), dt.signed())
+        in_dtype = BIPOLAR if node.op_type == "XnorPopcountMatMul" or dt == BIPOLAR else \
+            int_type(dt.bitwidth(), dt.signed())
         if self.flatten is not None:  # the graph flattened NCHW, the stream is NHWC: reorder rows
             c, h, wd = self.flatten
             order = np.arange(c * h * wd).reshape(c, h, wd).transpose(1, 2, 0).reshape(-1)
-            w01 = w01[order]
+            w = w[order]
             self.flatten = None
         act = _activation(m, mt) if mt is not None else {"thresholds": None}
-        self.layers.append(MVAU(f"mvau{len(self.mvaus)}", w01.T.astype(np.uint8).copy(), in_dtype=in_dtype, **act))
+        wts = _hw_weights(np.ascontiguousarray(w.T))
+        self.layers.append(MVAU(f"mvau{len(self.mvaus)}", in_dtype=in_dtype, **wts, **act))
 
     def _between(self, tensor, target):
         """Max-pools and flattens between two matrix products; anything else is refused."""
@@ -296,8 +309,8 @@ class _Lowering:
                 if getattr(self, "shape", None) is not None:
                     self.flatten = self.shape
                     self.shape = None
-            elif n.op_type in ("Mul", "Add") and target.op_type == "Conv":
-                pass  # the +-1 decode in front of a conv: the hardware reads the bits
+            elif n.op_type in ("Mul", "Add") and m.get_tensor_datatype(target.input[0]) == BIPOLAR:
+                pass  # the +-1 decode in front of an integer product: the hardware reads the bits
             else:
                 raise HwflowError(f"unsupported op between layers: {node_label(n)}")
             tensor = n.output[0]
@@ -337,19 +350,22 @@ def _check_all_binary(model: ModelWrapper) -> None:
         w = model.get_initializer(n.input[1])
         if w is None:
             raise HwflowError(f"{node_label(n)}: weights are not constant")
-        if np.unique(np.abs(w)).size != 1:
-            raise HwflowError(f"{node_label(n)}: weights are not binary ({np.unique(w).size} distinct values); "
-                              f"use {what_layer} with weight_bit_width=1 (SignedBinaryWeightPerTensorConst)")
+        from hwflow.streamline import MAX_WEIGHT_BITS, int_weights
+        if int_weights(w, 0 if n.op_type == "Conv" else 1) is None:
+            raise HwflowError(f"{node_label(n)}: weights are not quantized ({np.unique(w).size} distinct values, "
+                              f"not small integers times a per-tensor or per-channel scale); use {what_layer} "
+                              f"with a weight quantizer of 1 to {MAX_WEIGHT_BITS} bits")
         if n.op_type == "Conv":
             _conv_check(model, n)
         prod = model.find_producer(n.input[0])
         what = node_label(prod) if prod is not None else "the graph input"
-        raise HwflowError(f"{node_label(n)}: input is not a 1-bit activation (it comes from {what}); "
-                          f"put a 1-bit QuantIdentity (SignedBinaryActPerTensorConst) before every {what_layer}")
+        raise HwflowError(f"{node_label(n)}: input is not a quantized activation (it comes from {what}); "
+                          f"put a QuantIdentity (1 to {MAX_ACT_BITS} bits) before every {what_layer}")
     for n in model.graph.node:
         input_quant = n.op_type == "Quant" and model.get_initializer(n.input[0]) is None and any(
             c.op_type == "Mul" for c in model.find_consumers(n.output[0]) or [])
         if n.op_type in ("Quant", "BipolarQuant", "Relu", "Sigmoid", "Tanh", "HardTanh", "Clip",
                          "AveragePool", "Trunc") and not input_quant:
-            raise HwflowError(f"unsupported op {node_label(n)}: hwflow supports 1-bit activations "
-                              "(BipolarQuant), an integer input quantizer and binary weights only")
+            raise HwflowError(f"unsupported op {node_label(n)}: hwflow supports quantized activations "
+                              f"(1 to {MAX_ACT_BITS} bits, each after a BatchNorm or scale), an integer input "
+                              "quantizer and quantized weights only")

@@ -10,9 +10,11 @@ The target form, per hidden layer, is
 
 for 1-bit activations, and for k-bit ones (k = 2..8)
 
-    q --MatMul/Conv(+-1 weights)--> dot --MultiThreshold(T [C, L-1], out_bias=qmin)--> q'
+    q --MatMul/Conv(integer weights)--> dot --MultiThreshold(T [C, L-1], out_bias=qmin)--> q'
 
-and for the last layer ``popcount or dot -> (affine and whatever follows, in float)``.
+(integer weights: +-1, ternary or k-bit, their scale per tensor or per output channel
+moved behind the product), and for the last layer ``popcount or dot -> (affine and
+whatever follows, in float)``.
 Bits are 0/1 with 1 meaning +1, popcounts are integers in [0, K]; q are the integer
 levels of a k-bit quantizer (e.g. -1, 0, +1), annotated with their qonnx DataType.
 """
@@ -127,12 +129,53 @@ def _bits_source(model: ModelWrapper, tensor: str):
     return mul.input[0], s
 
 
-def _bipolar_weights(w: np.ndarray):
-    """(w > 0 as 0/1 float, scale) if every entry is +s or -s; else None."""
-    mags = np.unique(np.abs(w))
-    if mags.size != 1 or mags[0] == 0:
+# integer weights the cores take: signed, at most this many bits
+MAX_WEIGHT_BITS = 8
+
+
+def int_weights(w: np.ndarray, axis: int):
+    """w = q * s for small integers q (|q| < 2^(MAX_WEIGHT_BITS-1)) and a positive scale s,
+    one per tensor or one per output channel (along `axis`): (q as float32, s as a float or a
+    [channels] array), or None if w is not such a tensor.
+
+    Quantized weights arrive folded to floats (q*s rounded to float32), so q is recovered
+    as w / (m / d) for the channel's smallest magnitude m and the smallest d that makes
+    every ratio an integer; one scale for the whole tensor is preferred when it fits."""
+    w = np.asarray(w, dtype=np.float64)
+    rows = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+    qmax = (1 << (MAX_WEIGHT_BITS - 1)) - 1
+
+    def fits(r, s):
+        q = r / s[:, None]
+        return np.all(np.abs(q - np.rint(q)) <= 1e-3, axis=1) & (np.abs(np.rint(q)).max(axis=1, initial=0) <= qmax)
+
+    mags = np.abs(rows)
+    smallest = np.where(mags > 0, mags, np.inf).min(axis=1, initial=np.inf)
+    smallest[np.isinf(smallest)] = 1.0            # an all-zero channel: any scale
+    scale, todo = np.zeros(len(rows)), np.arange(len(rows))
+    for d in range(1, qmax + 1):
+        ok = fits(rows[todo], smallest[todo] / d)
+        scale[todo[ok]] = smallest[todo[ok]] / d
+        todo = todo[~ok]
+        if not todo.size:
+            break
+    if todo.size:
         return None
-    return (w > 0).astype(np.float32), float(mags[0])
+    common = np.full(len(rows), scale.min())
+    if np.all(fits(rows, common)):
+        scale = common
+    q = np.rint(rows / scale[:, None]).reshape(np.moveaxis(w, axis, 0).shape)
+    s = float(scale[0]) if np.all(scale == scale[0]) else scale.astype(np.float32)
+    return np.moveaxis(q, 0, axis).astype(np.float32), s
+
+
+def _channel_shape(s, ndim: int, axis: int):
+    """A per-channel scale shaped to broadcast along `axis` of an ndim-tensor (a float stays one)."""
+    if np.ndim(s) == 0:
+        return np.float32(s)
+    shape = [1] * ndim
+    shape[axis] = -1
+    return np.asarray(s, dtype=np.float32).reshape(shape)
 
 
 def _matmul_weights(model: ModelWrapper, node):
@@ -159,10 +202,11 @@ def _matmul_weights(model: ModelWrapper, node):
     return w, alpha, bias
 
 
-class BinaryMatMulToXnor(Transformation):
+class MatMulToXnor(Transformation):
     """bipolar x bipolar MatMul/Gemm -> XnorPopcountMatMul on bits, then the exact affine.
 
-    (2b-1)s . w*sw summed over K = s*sw*(2*pc - K), pc = popcount(xnor(b, w01)).
+    (2b-1)s . w*sw summed over K = s*sw*(2*pc - K), pc = popcount(xnor(b, w01)); sw may be
+    one scale per output column (XNOR-Net's alpha), the affine is then per column.
     """
 
     def apply(self, model):
@@ -171,21 +215,17 @@ class BinaryMatMulToXnor(Transformation):
                 continue
             src = _bits_source(model, node.input[0])
             gemm = _matmul_weights(model, node) if src is not None else None
-            if gemm is None:
+            iw = int_weights(gemm[0], 1) if gemm is not None else None
+            if iw is None or not np.all(np.abs(iw[0]) == 1):
                 continue
-            w, alpha, bias = gemm
-            wb = _bipolar_weights(w)
-            if wb is None:
-                continue
-            bits, s_in = src
-            w01, s_w = wb
+            (bits, s_in), (w, alpha, bias), (q, s_w) = src, gemm, iw
             k = w.shape[0]
-            gain = 2.0 * s_in * s_w * alpha
+            gain = np.asarray(2.0 * s_in * alpha * np.asarray(s_w), dtype=np.float32)
             names = [model.make_new_valueinfo_name() for _ in range(6)]
             wname, pc, mid, gname, oname, out = names
-            model.set_initializer(wname, w01)
-            model.set_initializer(gname, np.array(gain, dtype=np.float32))
-            model.set_initializer(oname, np.array(-k * s_in * s_w * alpha, dtype=np.float32))
+            model.set_initializer(wname, (q > 0).astype(np.float32))
+            model.set_initializer(gname, gain)
+            model.set_initializer(oname, np.asarray(-k * gain / 2, dtype=np.float32))
             final = node.output[0] if bias is None else out
             new = [
                 helper.make_node("XnorPopcountMatMul", [bits, wname], [pc], domain=QONNX_DOMAIN,
@@ -265,8 +305,8 @@ def _quant_range(quant, bw: int) -> tuple:
 def _integer_producer(model: ModelWrapper, node):
     """For a node whose output is an integer with a known range: (values grid, flip function).
 
-    XnorPopcountMatMul gives a popcount in 0..K; a Conv/MatMul with +-1 weights on
-    +-1 or integer inputs (|q| <= amax) gives a dot product in [-K*amax, K*amax].  `flip(ch)` negates
+    XnorPopcountMatMul gives a popcount in 0..K; a Conv/MatMul with integer weights on
+    +-1 or integer inputs (|q| <= amax) gives a dot product in [-L, L], L = amax * max sum |w|.  `flip(ch)` negates
     output channel `ch` (inverting weights), mapping the value v to `flip_value(v)`.
     """
     if node.op_type == "XnorPopcountMatMul":
@@ -279,12 +319,13 @@ def _integer_producer(model: ModelWrapper, node):
         return np.arange(k + 1), flip, lambda v: k - v
     if node.op_type in ("Conv", "MatMul") and model.get_tensor_datatype(node.input[0]) != DataType["FLOAT32"]:
         w = model.get_initializer(node.input[1])
-        if w is None or not np.all(np.abs(w) == 1):
+        if w is None or not np.array_equal(w, np.round(w)):
             return None
         w = w.copy()
         amax = max(abs(v) for v in _int_range(model, node.input[0]))
-        k = int(np.prod(w.shape[1:])) if node.op_type == "Conv" else w.shape[0]
-        lim = int(k * amax)
+        # |dot| <= sum |w| * amax over a channel's fan-in
+        fan = np.abs(w).reshape(w.shape[0], -1).sum(axis=1) if node.op_type == "Conv" else np.abs(w).sum(axis=0)
+        lim = int(fan.max(initial=0) * amax)
 
         def flip(ch):
             if node.op_type == "Conv":
@@ -314,6 +355,12 @@ def _int_range(model: ModelWrapper, tensor: str) -> tuple:
     return dt.min(), dt.max()
 
 
+# FoldThresholds evaluates the activation on every value a pre-activation can take, this
+# many elements (values x channels) at a time
+MAX_FOLD_VALUES = 1 << 18
+FOLD_CHUNK_ELEMS = 1 << 22
+
+
 class FoldThresholds(Transformation):
     """integer (popcount or dot) -> affine (scale, offset, BatchNorm) -> activation  ==>  MultiThreshold.
 
@@ -336,6 +383,10 @@ class FoldThresholds(Transformation):
             if chain is None or (len(chain) == 1 and self._already_integer(model, chain[0])):
                 continue
             values, flip, flip_value = prod
+            if len(values) > MAX_FOLD_VALUES:
+                raise HwflowError(f"{node_label(node)}: its integer output spans {len(values):,} values, too many "
+                                  f"to fold the activation after it into thresholds (at most {MAX_FOLD_VALUES:,}); "
+                                  "use fewer weight or activation bits or a smaller fan-in")
             quant = next((n for n in chain if n.op_type == "Quant"), None)
             n_levels = 2 if quant is None else _quant_levels(model, quant)[2]
             levels = _level_index(model, node, chain, quant, values)
@@ -365,17 +416,23 @@ class FoldThresholds(Transformation):
 
 def _level_index(model: ModelWrapper, node, chain: list, quant, values: np.ndarray) -> np.ndarray:
     """Run `chain` on every value of every channel of `node`'s output: level indices [V, C]
-    (0/1 for a binary MultiThreshold, q - lowest level for a Quant)."""
+    (0/1 for a binary MultiThreshold, q - lowest level for a Quant), in chunks of values so
+    that a wide pre-activation range stays in bounded memory."""
     channels = model.get_tensor_shape(node.output[0])[1 if node.op_type == "Conv" else -1]
-    shape = (len(values), channels) + ((1, 1) if node.op_type == "Conv" else ())
-    grid = np.broadcast_to(values.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape).astype(np.float32)
     last = chain[-1] if quant is None else quant
-    out = run_subgraph(model, chain[:chain.index(last) + 1], {node.output[0]: grid}, last.output[0])
-    if quant is not None:  # s*q back to the level index q - lo
-        s, lo, n_levels, _ = _quant_levels(model, quant)
-        out = np.rint(out / s) - lo
-        assert out.min() >= 0 and out.max() < n_levels
-    return out.reshape(len(values), channels).astype(np.int64)
+    nodes = chain[:chain.index(last) + 1]
+    step = max(1, FOLD_CHUNK_ELEMS // channels)
+    parts = []
+    for v in (values[i:i + step] for i in range(0, len(values), step)):
+        shape = (len(v), channels) + ((1, 1) if node.op_type == "Conv" else ())
+        grid = np.broadcast_to(v.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape).astype(np.float32)
+        out = run_subgraph(model, nodes, {node.output[0]: grid}, last.output[0])
+        if quant is not None:  # s*q back to the level index q - lo
+            s, lo, n_levels, _ = _quant_levels(model, quant)
+            out = np.rint(out / s) - lo
+            assert out.min() >= 0 and out.max() < n_levels
+        parts.append(out.reshape(len(v), channels).astype(np.int16))  # levels < 2^8
+    return np.concatenate(parts)
 
 
 def _staircase(col: np.ndarray, values: np.ndarray, n_levels: int) -> np.ndarray:
@@ -416,15 +473,15 @@ class QuantActToInt(Transformation):
             if after is not None and after.op_type == "Round":
                 continue  # already rewritten
             s, zp, bw = (model.get_initializer(i) for i in node.input[1:4])
-            if s is None or np.asarray(s).size != 1 or zp is None or np.any(zp != 0) or bw is None:
-                raise HwflowError(f"{node_label(node)}: only per-tensor, zero-point-free activation "
-                                  "quantizers with constant scale and bit width are supported")
-            s, bw = float(np.asarray(s).reshape(())), int(np.asarray(bw).reshape(()))
+            if s is None or np.any(s <= 0) or zp is None or np.any(zp != 0) or bw is None or np.asarray(bw).size != 1:
+                raise HwflowError(f"{node_label(node)}: only zero-point-free activation quantizers with a "
+                                  "constant positive scale (per tensor or per channel) and bit width are supported")
+            s, bw = np.asarray(s, dtype=np.float32), int(np.asarray(bw).reshape(()))
             signed = _attr(node, "signed", 1)
             q, scaled, ints = (model.make_new_valueinfo_name() for _ in range(3))
             inv, sc = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            model.set_initializer(inv, np.array(1.0 / s, dtype=np.float32))
-            model.set_initializer(sc, np.array(s, dtype=np.float32))
+            model.set_initializer(inv, (1.0 / s).astype(np.float32))
+            model.set_initializer(sc, s)
             out = node.output[0]
             quant = helper.make_node("Quant", list(node.input), [q], domain=node.domain, name=node.name)
             quant.attribute.extend(node.attribute)
@@ -453,9 +510,11 @@ class SinkDecode(Transformation):
             if node.op_type not in LAYOUT_OPS or single_consumer(model, node.input[0]) is not node:
                 continue
             src, ints = _bits_source(model, node.input[0]), _int_source(model, node.input[0])
-            if src is None and (ints is None or (node.op_type == "MaxPool" and ints[1] <= 0)):
+            if src is None and (ints is None or (node.op_type == "MaxPool" and np.any(np.asarray(ints[1]) <= 0))):
                 continue
             data, s = src if src is not None else ints
+            if np.ndim(s) and node.op_type != "MaxPool":  # per-channel: move the scales with the elements
+                s = _moved_scale(model, node, s)
             moved = model.make_new_valueinfo_name()
             layout = helper.make_node(node.op_type, [data] + list(node.input[1:]), [moved], name=node.name)
             layout.attribute.extend(node.attribute)
@@ -470,10 +529,17 @@ class SinkDecode(Transformation):
         return model, False
 
 
-def _scale(model: ModelWrapper, ints: str, s: float, out: str, name: str) -> list:
+def _moved_scale(model: ModelWrapper, node, s: np.ndarray) -> np.ndarray:
+    """The per-element scales after layout op `node` moved elements scaled by s (one image)."""
+    shape = [1] + list(model.get_tensor_shape(node.input[0]))[1:]
+    full = np.ascontiguousarray(np.broadcast_to(s, shape), dtype=np.float32)
+    return run_subgraph(model, [node], {node.input[0]: full}, node.output[0]).astype(np.float32)
+
+
+def _scale(model: ModelWrapper, ints: str, s, out: str, name: str) -> list:
     """The node computing out = ints*s: the values k-bit levels stand for."""
     sname = model.make_new_valueinfo_name()
-    model.set_initializer(sname, np.array(s, dtype=np.float32))
+    model.set_initializer(sname, np.asarray(s, dtype=np.float32))
     return [helper.make_node("Mul", [ints, sname], [out], name=name + "_rescale")]
 
 
@@ -496,43 +562,69 @@ def _conv_check(model: ModelWrapper, node) -> None:
                           "hwflow supports square kernels, stride 1, no padding, no dilation, no groups")
 
 
-class BinaryConvToInt(Transformation):
-    """Conv with +-s_w weights on +-s activations (or on s*integers) ->
-    Conv with +-1 weights on +-1 (or the integers), then one exact scale."""
+def _pm_decode(model: ModelWrapper, bits: str, name: str) -> tuple[str, list]:
+    """Nodes turning bits into the +-1 values they stand for (2b - 1), typed BIPOLAR: the
+    input of an integer product whose weights are not +-1 (or of a conv, whose windows
+    the hardware builds from the bits)."""
+    mid, two, one, pm = (model.make_new_valueinfo_name() for _ in range(4))
+    model.set_initializer(two, np.array(2.0, dtype=np.float32))
+    model.set_initializer(one, np.array(-1.0, dtype=np.float32))
+    return pm, [helper.make_node("Mul", [bits, two], [mid], name=name + "_pm_mul"),
+                helper.make_node("Add", [mid, one], [pm], name=name + "_pm_add")]
+
+
+def _integer_operands(model: ModelWrapper, node, w: np.ndarray, in_axis: int, out_axis: int):
+    """The integer form of a product with constant weights w: (nodes before it, its integer
+    input, that input's DataType, integer weights q, output scale) with node == scale * (input . q),
+    or None if its input is not bits or scaled integers or w is not integers times a scale.
+
+    A per-channel input scale (one per input channel, along `in_axis` of w) is folded into
+    the weights first; it must leave them integers times a per-output-channel scale."""
+    src, ints = _bits_source(model, node.input[0]), _int_source(model, node.input[0])
+    if src is None and ints is None:
+        return None
+    data, s_in = src if src is not None else ints
+    if np.ndim(s_in):
+        w = w * _channel_shape(np.asarray(s_in).reshape(-1), w.ndim, in_axis)
+        s_in = 1.0
+    iw = int_weights(w, out_axis)
+    if iw is None:
+        if ints is not None and np.ndim(ints[1]):
+            raise HwflowError(f"{node_label(node)}: the per-channel scales of its input do not fold exactly into "
+                              "its weights; use a per-tensor scale on the activation quantizer before it")
+        return None
+    q, s_w = iw
+    pre = []
+    if src is not None:
+        data, pre = _pm_decode(model, data, node.name)
+        dt = DataType["BIPOLAR"]
+    else:
+        dt = model.get_tensor_datatype(data)
+    return pre, data, dt, q, np.asarray(s_in * np.asarray(s_w), dtype=np.float32)
+
+
+class ConvToInt(Transformation):
+    """Conv with integer-times-scale weights (+-s_w, ternary, k-bit; the scale per tensor or
+    per output channel) on +-s activations or s*integers -> Conv with the integer weights on
+    +-1 (or the integers), then one exact per-channel scale and the bias."""
 
     def apply(self, model):
         for node in model.graph.node:
             if node.op_type != "Conv" or model.get_tensor_datatype(node.input[0]) != DataType["FLOAT32"]:
                 continue
             w = model.get_initializer(node.input[1])
-            wb = _bipolar_weights(np.asarray(w)) if w is not None else None
-            if wb is None:
-                continue
-            src, ints = _bits_source(model, node.input[0]), _int_source(model, node.input[0])
-            if src is None and ints is None:
+            ops = _integer_operands(model, node, np.asarray(w), 1, 0) if w is not None else None
+            if ops is None:
                 continue
             _conv_check(model, node)
-            _, s_w = wb
-            pm, dot, gain = (model.make_new_valueinfo_name() for _ in range(3))
-            wname = model.make_new_valueinfo_name()
-            model.set_initializer(wname, np.sign(w).astype(np.float32))
-            new = []
-            if src is not None:
-                bits, s_in = src
-                mid, two, one = (model.make_new_valueinfo_name() for _ in range(3))
-                model.set_initializer(two, np.array(2.0, dtype=np.float32))
-                model.set_initializer(one, np.array(-1.0, dtype=np.float32))
-                new += [helper.make_node("Mul", [bits, two], [mid], name=node.name + "_pm_mul"),
-                        helper.make_node("Add", [mid, one], [pm], name=node.name + "_pm_add")]
-                data, dt = pm, DataType["BIPOLAR"]
-            else:
-                data, s_in = ints
-                dt = model.get_tensor_datatype(data)
-            model.set_initializer(gain, np.array(s_in * s_w, dtype=np.float32))
+            new, data, dt, q, gain = ops
+            wname, dot, gname = (model.make_new_valueinfo_name() for _ in range(3))
+            model.set_initializer(wname, q)
+            model.set_initializer(gname, _channel_shape(gain, 4, 1) if gain.ndim else gain)
             conv = helper.make_node("Conv", [data, wname], [dot], name=node.name)
             conv.attribute.extend(node.attribute)
             out = node.output[0] if len(node.input) < 3 else model.make_new_valueinfo_name()
-            new += [conv, helper.make_node("Mul", [dot, gain], [out], name=node.name + "_scale")]
+            new += [conv, helper.make_node("Mul", [dot, gname], [out], name=node.name + "_scale")]
             if len(node.input) > 2:
                 b = model.get_initializer(node.input[2])
                 bname = model.make_new_valueinfo_name()
@@ -545,32 +637,36 @@ class BinaryConvToInt(Transformation):
         return model, False
 
 
-class BinaryMatMulToInt(Transformation):
-    """MatMul/Gemm with +-s_w weights on s*integers (k-bit levels or the input quantizer's) ->
-    MatMul with +-1 weights on the integers, then one exact scale (and the bias).
+class MatMulToInt(Transformation):
+    """MatMul/Gemm with integer-times-scale weights on s*integers (k-bit levels or the input
+    quantizer's), or on +-s bits when the weights are not +-1 (those went to XNOR) ->
+    MatMul with the integer weights on the integers (or +-1), then one exact scale and the bias.
 
     (q*s) . (w*s_w) summed over K = s*s_w*(q . w): every product is an integer times s*s_w.
     """
 
     def apply(self, model):
         for node in model.graph.node:
-            ints = _int_source(model, node.input[0]) if node.op_type in ("MatMul", "Gemm") else None
-            gemm = _matmul_weights(model, node) if ints is not None else None
-            wb = _bipolar_weights(gemm[0]) if gemm is not None else None
-            if wb is None:
+            gemm = _matmul_weights(model, node)
+            if gemm is None or model.get_tensor_datatype(node.input[0]) != DataType["FLOAT32"]:
                 continue
-            (data, s_in), (w, alpha, bias), (_, s_w) = ints, gemm, wb
-            wname, dot, gain = (model.make_new_valueinfo_name() for _ in range(3))
-            model.set_initializer(wname, np.sign(w).astype(np.float32))
-            model.set_initializer(gain, np.array(s_in * s_w * alpha, dtype=np.float32))
+            w, alpha, bias = gemm
+            ops = _integer_operands(model, node, w, 0, 1)
+            if ops is None:
+                continue
+            new, data, dt, q, gain = ops
+            wname, dot, gname = (model.make_new_valueinfo_name() for _ in range(3))
+            model.set_initializer(wname, q)
+            model.set_initializer(gname, np.asarray(gain * alpha, dtype=np.float32))
             out = node.output[0] if bias is None else model.make_new_valueinfo_name()
-            new = [helper.make_node("MatMul", [data, wname], [dot], name=node.name),
-                   helper.make_node("Mul", [dot, gain], [out], name=node.name + "_scale")]
+            new += [helper.make_node("MatMul", [data, wname], [dot], name=node.name),
+                    helper.make_node("Mul", [dot, gname], [out], name=node.name + "_scale")]
             if bias is not None:
                 bname = model.make_new_valueinfo_name()
                 model.set_initializer(bname, bias)
                 new.append(helper.make_node("Add", [out, bname], [node.output[0]], name=node.name + "_bias"))
             replace_nodes(model, [node], new)
+            model.set_tensor_datatype(data, dt)
             remove_dead_nodes(model)
             return model, True
         return model, False
@@ -584,13 +680,19 @@ def _int_source(model: ModelWrapper, tensor: str):
         return None
     s = model.get_initializer(mul.input[1])
     is_int = model.get_tensor_datatype(mul.input[0]).name.startswith(("INT", "UINT"))  # not BINARY/BIPOLAR
-    if s is None or np.asarray(s).size != 1 or not is_int:
+    if s is None or not is_int:
         return None
-    return mul.input[0], float(np.asarray(s).reshape(()))
+    return mul.input[0], _scalar_or_array(s)
+
+
+def _scalar_or_array(s):
+    """A scale as a float when it is one number, else as the float32 array it is."""
+    s = np.asarray(s, dtype=np.float32)
+    return float(s.reshape(())) if s.size == 1 else s
 
 
 PASSES = (FoldWeightQuantizers, ReshapeToFlatten, QuantActToInt, BipolarActToBits, SinkDecode,
-          BinaryConvToInt, BinaryMatMulToXnor, BinaryMatMulToInt, FoldThresholds)
+          ConvToInt, MatMulToXnor, MatMulToInt, FoldThresholds)
 
 
 def streamline(model: ModelWrapper) -> ModelWrapper:

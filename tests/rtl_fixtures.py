@@ -17,7 +17,7 @@ def clog2(n: int) -> int:
     return (n - 1).bit_length()
 
 
-def mvau_widths(mw: int, thresh: int = 1, in_bits: int = 1, in_signed: int = 1) -> dict:
+def mvau_widths(mw: int, thresh: int = 1, in_bits: int = 1, in_signed: int = 1, w_bits: int = 1) -> dict:
     """ACC_W, TW and OUT_BITS for hwflow_mvau as the flow computes them (hwflow.layers.MVAU),
     so the core tests use the one formula the builds use."""
     import numpy as np
@@ -25,14 +25,17 @@ def mvau_widths(mw: int, thresh: int = 1, in_bits: int = 1, in_signed: int = 1) 
     from hwflow.layers import MVAU
     from hwflow.layers.base import BIPOLAR, int_type
     dtype = BIPOLAR if in_bits == 1 else int_type(in_bits, bool(in_signed))
-    layer = MVAU("m", np.zeros((1, mw), np.uint8), np.zeros(1, np.int64) if thresh else None, in_dtype=dtype)
+    w_dtype = BIPOLAR if w_bits == 1 else int_type(w_bits, True)
+    layer = MVAU("m", np.zeros((1, mw), np.uint8), np.zeros(1, np.int64) if thresh else None, in_dtype=dtype,
+                 w_dtype=w_dtype)
     params = layer.rtl_instance()[1]
     return {k: params[k] for k in ("ACC_W", "TW", "OUT_BITS")}
 
 
 def mvau_lint_params(**params) -> list[str]:
     """-G options for a lint run: the given parameters plus the widths they imply."""
-    widths = mvau_widths(params["MW"], params.get("THRESH", 1), params.get("IN_BITS", 1), params.get("IN_SIGNED", 1))
+    widths = mvau_widths(params["MW"], params.get("THRESH", 1), params.get("IN_BITS", 1), params.get("IN_SIGNED", 1),
+                         params.get("W_BITS", 1))
     return [f"-G{k}={v}" for k, v in {**widths, **params}.items()]
 
 

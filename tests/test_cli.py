@@ -71,7 +71,7 @@ class _Mixed(nn.Module):
         from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
         self.defect = defect
         self.q0 = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
-        wq = dict(weight_bit_width=4) if defect == "weights" else dict(weight_quant=SignedBinaryWeightPerTensorConst)
+        wq = dict(weight_quant=None) if defect == "weights" else dict(weight_quant=SignedBinaryWeightPerTensorConst)
         self.l1 = qnn.QuantLinear(16, 8, bias=False, **wq)
         self.bn = nn.BatchNorm1d(8)
         self.q1 = qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)
@@ -83,7 +83,7 @@ class _Mixed(nn.Module):
         return self.l2(h)
 
 
-@pytest.mark.parametrize("defect,needles", [("weights", ["not binary", "weight_bit_width=1"]),
+@pytest.mark.parametrize("defect,needles", [("weights", ["not quantized", "weight quantizer"]),
                                             ("relu", ["Relu"])])
 def test_unsupported_models_are_named(defect, needles, tmp_path):
     path = export.export_brevitas(_Mixed(defect).eval(), (16,), tmp_path / "m.onnx")

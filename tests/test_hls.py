@@ -269,7 +269,7 @@ def test_write_hls_conv_chain(tmp_path):
     assert {"swg0_params.h", "swg1.cpp", "pool1.tcl", "hwflow_hls/hwflow_swg.h"} <= names
     assert "hwflow::swg<8, 3, 3, 1, 3, 8>(in, out, 1);" in (tmp_path / "swg0_params.h").read_text()
     m0 = (tmp_path / "mvau0_params.h").read_text()
-    assert "hwflow::mvau_binw_thresh<27, 8, 3, 4, 8, false, 15, ap_int<15> >" in m0 and ", 36);" in m0
+    assert "hwflow::mvau_int_thresh<27, 8, 3, 4, 8, false, 1, 15, ap_int<15> >" in m0 and ", 36);" in m0
     top = (tmp_path / "hwflow_top.cpp").read_text()
     assert "hwflow::dwc<4, 2, 288>" in top  # mvau0 (PE=4) -> swg1 (SIMD=2), 36 pixels x 8 channels
     hdr = (tmp_path / "hwflow_top.h").read_text()

@@ -200,6 +200,10 @@ LINT_CASES = [
     # wider than needed is legal: the caller may round widths up
     ("hwflow_mvau.v", mvau_lint_params(MW=40, MH=8, SIMD=40, PE=2, IN_BITS=8, THRESH=0, ACC_W=20, OUT_BITS=20)),
     ("hwflow_mvau.v", mvau_lint_params(MW=8, MH=4, SIMD=1, PE=1, IN_BITS=4, ACC_W=8, TW=8)),
+    # integer weights: ternary x 2-bit, 4-bit x bipolar, 8-bit x unsigned 8-bit (dot)
+    ("hwflow_mvau.v", mvau_lint_params(MW=36, MH=8, SIMD=6, PE=4, IN_BITS=2, W_BITS=2)),
+    ("hwflow_mvau.v", mvau_lint_params(MW=32, MH=6, SIMD=32, PE=3, IN_BITS=1, W_BITS=4)),
+    ("hwflow_mvau.v", mvau_lint_params(MW=27, MH=4, SIMD=9, PE=2, IN_BITS=8, IN_SIGNED=0, W_BITS=8, THRESH=0)),
 ]
 
 

@@ -68,14 +68,14 @@ template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IB, boo
 void call_mvau_mb(hls::stream<ap_uint<SIMD * IB> >& in, OUT& out,
                   const ap_uint<SIMD> w[PE][(MH / PE) * (MW / SIMD)], const ap_int<ACC> t[PE][MH / PE],
                   unsigned n, std::true_type) {
-    hwflow::mvau_binw_thresh<MW, MH, SIMD, PE, IB, SIGNED, ACC, ap_int<ACC> >(in, out, w, t, n);
+    hwflow::mvau_int_thresh<MW, MH, SIMD, PE, IB, SIGNED, 1, ACC, ap_int<ACC> >(in, out, w, t, n);
 }
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IB, bool SIGNED, unsigned ACC,
           typename OUT>
 void call_mvau_mb(hls::stream<ap_uint<SIMD * IB> >& in, OUT& out,
                   const ap_uint<SIMD> w[PE][(MH / PE) * (MW / SIMD)], const ap_int<ACC>[PE][MH / PE],
                   unsigned n, std::false_type) {
-    hwflow::mvau_binw_dot<MW, MH, SIMD, PE, IB, SIGNED, ACC>(in, out, w, n);
+    hwflow::mvau_int_dot<MW, MH, SIMD, PE, IB, SIGNED, 1, ACC>(in, out, w, n);
 }
 
 // Multi-bit input: thresholds (if any) are ACC-bit two's complement values.

@@ -1,4 +1,5 @@
-// Streaming XNOR-popcount matrix-vector unit (binary weights, binary input).
+// Streaming matrix-vector unit: XNOR-popcount for binary weights and inputs, an integer
+// datapath (mvau_int_*) for multi-bit inputs or weights.
 //
 // Same semantics and stream formats as the RTL core hwflow/rtl/hwflow_mvau.v:
 //   input : SF = MW/SIMD beats of SIMD bits per vector; element i at beat i/SIMD, bit i%SIMD
@@ -109,19 +110,22 @@ void mvau_xnor_dot(hls::stream<ap_uint<SIMD> >& in,
     mvau_xnor_impl<MW, MH, SIMD, PE, ACC_W, 1, false, ACC_W + 1>(in, out, weights, none, reps);
 }
 
-// Multi-bit input, binary weights (e.g. a first layer fed with 8-bit pixels).
-// Input: SF beats of SIMD elements of IN_BITS bits (two's complement if IN_SIGNED), element i
-// at beat i/SIMD, bits [(i%SIMD)*IN_BITS +: IN_BITS].  acc[n] = sum_i (W[n][i] ? x_i : -x_i)
-// as a signed ACC_BITS value (the caller sizes it: |acc| <= MW * max|x|).  Output as the
-// binary MVAU: THRESH gives the activation of acc (T of type TT, signed; NT per neuron, a
-// k-bit level as for mvau_xnor_*), else acc itself (OUT_BITS = ACC_BITS).  Weights and
-// thresholds are laid out as for mvau_xnor_*.
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED,
+// Integer datapath: multi-bit inputs and/or multi-bit weights (e.g. a first layer fed with
+// 8-bit pixels, or ternary weights times 2-bit activations).
+// Input: SF beats of SIMD elements of IN_BITS bits, element i at beat i/SIMD, bits
+// [(i%SIMD)*IN_BITS +: IN_BITS]: two's complement if IN_SIGNED, unsigned otherwise, and for
+// IN_BITS = 1 a bipolar bit (1 = +1, 0 = -1).  Weights: W_BITS = 1 is a bit (1 = +1, 0 = -1),
+// else a W_BITS-bit two's complement integer; weights[p][nf*SF + sf] bits
+// [s*W_BITS +: W_BITS] = W[nf*PE+p][sf*SIMD+s].
+// acc[n] = sum_i W[n][i] * x_i as a signed ACC_BITS value (the caller sizes it).  Output as the
+// binary MVAU: THRESH gives the activation of acc (T of type TT, signed; NT per neuron, a k-bit
+// level as for mvau_xnor_*), else acc itself (OUT_BITS = ACC_BITS).
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED, unsigned W_BITS,
           unsigned ACC_BITS, bool THRESH, typename TT, unsigned NT = 1, unsigned ACT_BITS = 1, int OUT_BIAS = 0>
-void mvau_binw_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
-                    hls::stream<ap_uint<PE * (THRESH ? ACT_BITS : ACC_BITS)> >& out,
-                    const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
-                    const TT thresh[PE][(MH / PE) * NT], unsigned reps) {
+void mvau_int_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
+                   hls::stream<ap_uint<PE * (THRESH ? ACT_BITS : ACC_BITS)> >& out,
+                   const ap_uint<SIMD * W_BITS> weights[PE][(MH / PE) * (MW / SIMD)],
+                   const TT thresh[PE][(MH / PE) * NT], unsigned reps) {
     static_assert(MW % SIMD == 0, "SIMD must divide MW");
     static_assert(MH % PE == 0, "PE must divide MH");
     constexpr unsigned SF = MW / SIMD, NF = MH / PE, OB = THRESH ? ACT_BITS : ACC_BITS;
@@ -144,15 +148,18 @@ void mvau_binw_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
         ap_uint<PE * OB> o = 0;
         for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
-            const ap_uint<SIMD> w = weights[p][nf * SF + sf];
+            const ap_uint<SIMD * W_BITS> w = weights[p][nf * SF + sf];
             ap_int<ACC_BITS> sum = (sf == 0) ? ap_int<ACC_BITS>(0) : acc[p];
             for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
                 const ap_uint<IN_BITS> raw = x.range(s * IN_BITS + IN_BITS - 1, s * IN_BITS);
                 ap_int<IN_BITS + 1> v;  // one extra bit: signed and unsigned alike, and -x fits
-                if (IN_SIGNED) v = ap_int<IN_BITS>(raw);
+                if (IN_BITS == 1) v = raw[0] ? 1 : -1;
+                else if (IN_SIGNED) v = ap_int<IN_BITS>(raw);
                 else v = raw;
-                sum += w[s] ? ap_int<IN_BITS + 2>(v) : ap_int<IN_BITS + 2>(-v);
+                const ap_uint<W_BITS> wraw = w.range(s * W_BITS + W_BITS - 1, s * W_BITS);
+                if (W_BITS == 1) sum += wraw[0] ? ap_int<IN_BITS + 2>(v) : ap_int<IN_BITS + 2>(-v);
+                else sum += ap_int<IN_BITS + W_BITS + 1>(v * ap_int<W_BITS>(wraw));
             }
             acc[p] = sum;
             if (THRESH) o.range(p * OB + OB - 1, p * OB) = act_level<NT, OB, OUT_BIAS>(sum, thresh[p], nf * NT);
@@ -168,24 +175,24 @@ void mvau_binw_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
     }
 }
 
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED,
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED, unsigned W_BITS,
           unsigned ACC_BITS, typename TT, unsigned NT = 1, unsigned OUT_BITS = 1, int OUT_BIAS = 0>
-void mvau_binw_thresh(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
-                      const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
-                      const TT thresh[PE][(MH / PE) * NT], unsigned reps) {
+void mvau_int_thresh(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
+                     const ap_uint<SIMD * W_BITS> weights[PE][(MH / PE) * (MW / SIMD)],
+                     const TT thresh[PE][(MH / PE) * NT], unsigned reps) {
 #pragma HLS INLINE
-    mvau_binw_impl<MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, ACC_BITS, true, TT, NT, OUT_BITS, OUT_BIAS>(
+    mvau_int_impl<MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS, true, TT, NT, OUT_BITS, OUT_BIAS>(
         in, out, weights, thresh, reps);
 }
 
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED,
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, bool IN_SIGNED, unsigned W_BITS,
           unsigned ACC_BITS>
-void mvau_binw_dot(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * ACC_BITS> >& out,
-                   const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)], unsigned reps) {
+void mvau_int_dot(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * ACC_BITS> >& out,
+                  const ap_uint<SIMD * W_BITS> weights[PE][(MH / PE) * (MW / SIMD)], unsigned reps) {
 #pragma HLS INLINE
     static const ap_int<1> none[PE][MH / PE] = {};
-    mvau_binw_impl<MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, ACC_BITS, false, ap_int<1> >(in, out, weights, none,
-                                                                                      reps);
+    mvau_int_impl<MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS, false, ap_int<1> >(in, out, weights, none,
+                                                                                           reps);
 }
 
 }  // namespace hwflow

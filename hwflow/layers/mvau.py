@@ -1,8 +1,9 @@
-"""MVAU: matrix-vector unit with binary weights (core hwflow_mvau.v, kernel hwflow_mvau.h).
+"""MVAU: matrix-vector unit (core hwflow_mvau.v, kernel hwflow_mvau.h).
 
 MW inputs -> MH outputs, `vectors` times per image (a conv layer is an MVAU with one
-vector per output pixel, fed by a window generator).  BIPOLAR inputs: XNOR-popcount
-acc_n = popcount_n; integer inputs: acc_n = sum(w ? a : -a).  The output is either the
+vector per output pixel, fed by a window generator).  BIPOLAR inputs and weights:
+XNOR-popcount acc_n = popcount_n; otherwise the signed dot product acc_n = sum(w * a) of
+integer (or +-1) inputs and integer weights (+-1, ternary, k-bit).  The output is either the
 integer itself (the signed dot product 2*popcount_n - MW, or acc_n), or an activation:
 with one threshold per neuron the bit (acc_n >= T[n]) (BIPOLAR, 1 = +1); with NT
 thresholds per neuron a k-bit integer, out_bias + #{j: acc_n >= T[n, j]} (a k-bit
@@ -38,7 +39,7 @@ def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
 @dataclass
 class MVAU(Layer):
     name: str
-    weights: np.ndarray                 # uint8 [MH, MW], 1 = +1
+    weights: np.ndarray                 # [MH, MW]: BIPOLAR as uint8 bits (1 = +1), else int8 values
     thresholds: np.ndarray | None       # int64 [MH] or [MH, NT], or None for the integer output
     pe: int = 1
     simd: int = 1
@@ -48,6 +49,7 @@ class MVAU(Layer):
     simd_base: int = 0                  # SIMD must also divide this (input channels of a conv)
     out_act: DataType | None = None     # a k-bit activation's type (None: BIPOLAR bits)
     out_bias: int = 0                   # the activation's lowest level
+    w_dtype: DataType = BIPOLAR         # BIPOLAR bits, or k-bit signed integers
 
     kind = "MVAU"
     rtl_cores = ("hwflow_mvau.v", "hwflow_outq.v")
@@ -61,16 +63,21 @@ class MVAU(Layer):
 
     @property
     def binary(self) -> bool:
-        return self.in_dtype == BIPOLAR
+        """The XNOR-popcount datapath: +-1 inputs times +-1 weights."""
+        return self.in_dtype == BIPOLAR and self.w_dtype == BIPOLAR
 
     @property
     def in_bits(self) -> int:
         return self.in_dtype.bitwidth()
 
     @property
+    def w_bits(self) -> int:
+        return self.w_dtype.bitwidth()
+
+    @property
     def acc_bits(self) -> int:
-        """Popcount 0..MW, or a signed sum with |acc| <= MW * 2^in_bits (one bit to spare)."""
-        return clog2(self.mw + 1) if self.binary else self.in_bits + clog2(self.mw) + 2
+        """Popcount 0..MW, or a signed sum with |acc| <= MW * 2^(in_bits-1+w_bits-1) * 2 (one bit to spare)."""
+        return clog2(self.mw + 1) if self.binary else self.in_bits + self.w_bits + clog2(self.mw) + 1
 
     @property
     def thresh_bits(self) -> int:
@@ -105,18 +112,26 @@ class MVAU(Layer):
         return StreamType(self.out_dtype, self.vectors * self.mh, self.pe)
 
     # --- semantics ----------------------------------------------------------------
+    def weight_values(self) -> np.ndarray:
+        """The weights as the integers they stand for (+-1 for BIPOLAR bits)."""
+        return 2 * self.weights.astype(np.int64) - 1 if self.w_dtype == BIPOLAR else self.weights.astype(np.int64)
+
     def execute(self, x: np.ndarray) -> np.ndarray:
         n = len(x)
-        w = self.weights.astype(np.float32)
         x = np.asarray(x, dtype=np.float32).reshape(n * self.vectors, self.mw)
         if self.binary:
             # matches = x.w + (1-x).(1-w) = 2 x.w - sum(x) - sum(w) + MW; the dot product is 2*matches - MW
+            w = self.weights.astype(np.float32)
             xw = _exact_matmul(x, w.T, self.mw)
             acc = 2 * xw - x.sum(axis=1, dtype=np.int64)[:, None] - w.sum(axis=1, dtype=np.int64)[None, :] + self.mw
             dot = 2 * acc - self.mw
         else:
+            if self.in_dtype == BIPOLAR:
+                x = 2 * x - 1
+            w = self.weight_values()
             amax = max(abs(self.in_dtype.min()), abs(self.in_dtype.max()))
-            acc = dot = _exact_matmul(x, (2 * w - 1).T, int(self.mw * amax))
+            bound = int(np.abs(w).sum(axis=1).max(initial=0) * amax)
+            acc = dot = _exact_matmul(x, w.T.astype(np.float32), bound)
         if self.thresholds is None:
             y = dot
         elif self.nt == 1 and not self.out_bias:
@@ -163,12 +178,12 @@ class MVAU(Layer):
     def resources(self) -> dict:
         pe, simd = self.pe, self.simd
         # 1-bit: the XNOR folds into the popcount's first LUT level, about one LUT per
-        # synapse; multi-bit: an adder tree of in_bits-wide operands per PE.
-        per_syn = 1 if self.binary else self.in_bits
+        # synapse; multi-bit: a product of in_bits x w_bits and an adder tree per PE.
+        per_syn = 1 if self.binary else self.in_bits * self.w_bits
         thr = self.thresh_bits * self.nt
         lut = pe * (per_syn * simd + 2 * self.acc_bits + thr) + 40
         ff = pe * (2 * self.acc_bits + ceil(simd / 2)) + self.mw * self.in_bits + 40
-        depth, width = self.nf * self.sf, pe * simd
+        depth, width = self.nf * self.sf, pe * simd * self.w_bits
         bram = 0
         if self._weights_in_bram():
             bram = ceil(width / 36) * ceil(depth / 512)
@@ -179,7 +194,7 @@ class MVAU(Layer):
     def _weights_in_bram(self) -> bool:
         if self.ram_style in ("block", "distributed"):
             return self.ram_style == "block"
-        return self.nf * self.sf >= 128 and self.pe * self.simd * self.nf * self.sf >= 16384
+        return self.nf * self.sf >= 128 and self.pe * self.simd * self.w_bits * self.nf * self.sf >= 16384
 
     # --- persistence --------------------------------------------------------------
     def to_json(self) -> dict:
@@ -187,7 +202,8 @@ class MVAU(Layer):
                 "simd": self.simd, "thresholded": self.thresholds is not None, "ram_style": self.ram_style,
                 "in_dtype": self.in_dtype.name, "vectors": self.vectors, "simd_base": self.simd_base,
                 "acc_bits": self.acc_bits, "thresh_bits": self.thresh_bits, "out_dtype": self.out_dtype.name,
-                "nt": self.nt, "out_act": self.out_act.name if self.out_act else None, "out_bias": self.out_bias}
+                "nt": self.nt, "out_act": self.out_act.name if self.out_act else None, "out_bias": self.out_bias,
+                "w_dtype": self.w_dtype.name}
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights} | ({"thresholds": self.thresholds} if self.thresholds is not None else {})
@@ -197,26 +213,39 @@ class MVAU(Layer):
         act = d.get("out_act")
         return cls(d["name"], arrays["weights"], arrays.get("thresholds"), d["pe"], d["simd"], d["ram_style"],
                    DataType[d["in_dtype"]], d["vectors"], d["simd_base"], DataType[act] if act else None,
-                   d.get("out_bias", 0))
+                   d.get("out_bias", 0), DataType[d.get("w_dtype", "BIPOLAR")])
 
     # --- hardware -----------------------------------------------------------------
     def rtl_instance(self) -> tuple[str, dict]:
         thr = self.thresholds is not None
         return "hwflow_mvau", {
             "MW": self.mw, "MH": self.mh, "SIMD": self.simd, "PE": self.pe, "THRESH": int(thr),
-            "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "ACC_W": self.acc_bits,
+            "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "W_BITS": self.w_bits, "ACC_W": self.acc_bits,
             "TW": self.thresh_bits, "OUT_BITS": self.out_bits, "NT": max(1, self.nt), "OUT_BIAS": self.out_bias,
             "WEIGHT_FILE": f'"{self.name}_weights.mem"',
             "THRESH_FILE": f'"{self.name}_thresh.mem"' if thr else '""', "RAM_STYLE": f'"{self.ram_style}"'}
 
     def weight_words(self) -> list[str]:
-        """Line nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bit p*SIMD+s."""
-        w = self.weights.reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
-        return hex_words(w.reshape(self.nf * self.sf, self.pe * self.simd), 1)
+        """Line nf*SF+sf holds W[nf*PE+p][sf*SIMD+s] at bits [(p*SIMD+s)*W_BITS +: W_BITS]
+        (a bit for BIPOLAR, else two's complement)."""
+        w = self.weights.astype(np.int64).reshape(self.nf, self.pe, self.sf, self.simd).transpose(0, 2, 1, 3)
+        return hex_words(w.reshape(self.nf * self.sf, self.pe * self.simd), self.w_bits)
+
+    def hw_thresholds(self) -> np.ndarray:
+        """Thresholds [MH, NT] as the cores hold them: 0..MW+1 on a popcount; on a signed sum
+        clipped to the thresh_bits range, which keeps every comparison (|acc| < 2^(TW-2)
+        never reaches the ends, so a clipped threshold still always or never fires)."""
+        t = self.thresholds2d
+        if self.binary:
+            if t.min() < 0 or t.max() > self.mw + 1:
+                raise HwflowError(f"layer {self.name}: thresholds must lie in 0..MW+1={self.mw + 1}")
+            return t
+        lim = 1 << (self.thresh_bits - 1)
+        return np.clip(t, -lim, lim - 1)
 
     def threshold_words(self) -> list[str]:
         """Line nf holds T[nf*PE+p][j] (thresh_bits two's complement) at bits [(p*NT+j)*TW +: TW]."""
-        return hex_words(self.thresholds2d.reshape(self.nf, self.pe * self.nt), self.thresh_bits)
+        return hex_words(self.hw_thresholds().reshape(self.nf, self.pe * self.nt), self.thresh_bits)
 
     def write_rtl_data(self, out: Path) -> None:
         (out / f"{self.name}_weights.mem").write_text("\n".join(self.weight_words()) + "\n")
@@ -229,25 +258,17 @@ class MVAU(Layer):
 
     def hls_code(self, ident: str) -> tuple[list[str], list[str]]:
         pe, simd, nf, sf = self.pe, self.simd, self.nf, self.sf
-        # weights[p][nf*SF+sf] bit s = W[nf*PE+p][sf*SIMD+s], the RTL ROM's order split by PE
-        w = self.weights.reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe * nf * sf, simd)
-        vals = row_values(w)
-        wrows = [[c_literal(v, simd) for v in vals[p * nf * sf:(p + 1) * nf * sf]] for p in range(pe)]
-        decls = [f"static const ap_uint<{simd}> {ident}_weights[{pe}][{nf * sf}] = {c_array(wrows)};"]
+        # weights[p][nf*SF+sf] bits [s*W_BITS +: W_BITS] = W[nf*PE+p][sf*SIMD+s], the RTL ROM's order split by PE
+        wb = self.w_bits
+        w = self.weights.astype(np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe * nf * sf, simd)
+        vals = row_values(((w[:, :, None] >> np.arange(wb)) & 1).reshape(pe * nf * sf, simd * wb))
+        wrows = [[c_literal(v, simd * wb) for v in vals[p * nf * sf:(p + 1) * nf * sf]] for p in range(pe)]
+        decls = [f"static const ap_uint<{simd * wb}> {ident}_weights[{pe}][{nf * sf}] = {c_array(wrows)};"]
         thr = self.thresholds is not None
         if thr:
             # thresh[p][nf*NT + j] = T[nf*PE+p][j]
-            t = self.thresholds2d.reshape(nf, pe, self.nt).transpose(1, 0, 2).reshape(pe, nf * self.nt)
-            if self.binary:
-                if t.min() < 0 or t.max() > self.mw + 1:
-                    raise HwflowError(f"layer {self.name}: thresholds must lie in 0..MW+1={self.mw + 1}")
-                ttype = f"ap_uint<{self.thresh_bits}>"
-            else:
-                # |acc| <= MW * 2^IN_BITS < 2^(ACC_BITS-2): clipping to the signed range keeps
-                # every comparison (always / never fire) while fitting the type.
-                lim = 1 << (self.thresh_bits - 1)
-                t = np.clip(t, -lim, lim - 1)
-                ttype = f"ap_int<{self.thresh_bits}>"
+            t = self.hw_thresholds().reshape(nf, pe, self.nt).transpose(1, 0, 2).reshape(pe, nf * self.nt)
+            ttype = f"ap_{'u' if self.binary else ''}int<{self.thresh_bits}>"
             decls.append(f"static const {ttype} {ident}_thresh[{pe}][{nf * self.nt}] = "
                          f"{c_array([[str(int(v)) for v in row] for row in t])};")
         dims = f"{self.mw}, {self.mh}, {simd}, {pe}"
@@ -261,12 +282,12 @@ class MVAU(Layer):
         elif self.binary:
             call = f"hwflow::mvau_xnor_dot<{dims}, {self.acc_bits}>(in, out, {ident}_weights, {reps});"
         else:
-            targs = f"{dims}, {self.in_bits}, {str(bool(self.in_signed)).lower()}, {self.acc_bits}"
+            targs = f"{dims}, {self.in_bits}, {str(bool(self.in_signed)).lower()}, {wb}, {self.acc_bits}"
             if thr:
-                call = (f"hwflow::mvau_binw_thresh<{targs}, ap_int<{self.thresh_bits}>{act} >"
+                call = (f"hwflow::mvau_int_thresh<{targs}, ap_int<{self.thresh_bits}>{act} >"
                         f"(in, out, {ident}_weights, {ident}_thresh, {reps});")
             else:
-                call = f"hwflow::mvau_binw_dot<{targs}>(in, out, {ident}_weights, {reps});"
+                call = f"hwflow::mvau_int_dot<{targs}>(in, out, {ident}_weights, {reps});"
         return decls, [call]
 
     # --- reports ------------------------------------------------------------------

@@ -21,12 +21,15 @@
 // stall.  Consequently s_axis_tready depends only on internal state (never on
 // m_axis_tready) and the m_axis outputs come straight from registers.
 //
-// Multi-bit input (IN_BITS > 1, e.g. the first layer of a CNV on 8-bit pixels):
-// elements are IN_BITS-wide integers (two's complement if IN_SIGNED), element s at
-// s_axis_tdata[s*IN_BITS +: IN_BITS]; weight bit 1/0 means +1/-1, so S3 becomes a
-// signed adder tree of +-a_i and the accumulator, thresholds (TW-bit two's
-// complement) and the comparison are signed; dot mode outputs acc itself.  Timing is
-// the same NF*SF cycles per image.  IN_BITS == 1 is the XNOR-popcount path above.
+// Integer datapath (IN_BITS > 1 or W_BITS > 1, e.g. the first layer of a CNV on 8-bit
+// pixels, or ternary weights times 2-bit activations): elements are IN_BITS-wide
+// integers (two's complement if IN_SIGNED; IN_BITS == 1 is a bipolar bit, 1 = +1),
+// element s at s_axis_tdata[s*IN_BITS +: IN_BITS]; a weight is a bit (1/0 = +1/-1) when
+// W_BITS == 1, else a W_BITS-bit two's complement integer at ROM bits
+// [(p*SIMD+s)*W_BITS +: W_BITS].  S3 becomes a signed adder tree of the products w_i*a_i
+// and the accumulator, thresholds (TW-bit two's complement) and the comparison are
+// signed; dot mode outputs acc itself.  Timing is the same NF*SF cycles per image.
+// IN_BITS == W_BITS == 1 is the XNOR-popcount path above.
 `default_nettype none
 
 module hwflow_mvau #(
@@ -37,6 +40,7 @@ module hwflow_mvau #(
   parameter integer THRESH = 1,
   parameter integer IN_BITS = 1,
   parameter integer IN_SIGNED = 1,     // only read when IN_BITS > 1
+  parameter integer W_BITS = 1,        // 1: weight bits (1 = +1); else two's complement integers
   // Widths come from the caller: hwflow computes them once (hwflow/layers/mvau.py) and
   // passes them to this core and to the HLS kernel alike.  The defaults fit the default
   // MW = 64 with 1-bit inputs: popcount 0..64 (7 bits), thresholds 0..65, 1-bit outputs.
@@ -67,9 +71,14 @@ module hwflow_mvau #(
   localparam integer NF   = MH / PE;
   localparam integer NW   = NF * SF;                 // weight ROM words
   localparam integer XW   = SIMD * IN_BITS;          // input word
-  localparam integer MB   = (IN_BITS > 1) ? 1 : 0;   // multi-bit (signed) datapath
-  // Per-beat partial sum width: popcount, or a sum of SIMD (IN_BITS+1)-bit terms.
-  localparam integer PCW  = (MB != 0) ? IN_BITS + 1 + $clog2(SIMD) : $clog2(SIMD + 1);
+  localparam integer MB   = (IN_BITS > 1 || W_BITS > 1) ? 1 : 0;   // integer (signed) datapath
+  localparam integer WW   = PE * SIMD * W_BITS;      // weight ROM word
+  // Product terms: +-a in IN_BITS+1 bits (enough for -(-2^(IN_BITS-1)) and -(2^IN_BITS-1)),
+  // times a W_BITS-bit weight in IN_BITS+1+W_BITS bits.
+  localparam integer EW   = IN_BITS + 1;
+  localparam integer TERMW = (W_BITS > 1) ? EW + W_BITS : EW;
+  // Per-beat partial sum width: popcount, or a sum of SIMD terms.
+  localparam integer PCW  = (MB != 0) ? TERMW + $clog2(SIMD) : $clog2(SIMD + 1);
   // Subtrees this big get a register (multi-bit adders are wider, so cut sooner).
   localparam integer REGN = (MB != 0) ? 16 : 64;
   localparam integer POP_LAT = (SIMD > REGN) ? 1 : 0;
@@ -87,7 +96,7 @@ module hwflow_mvau #(
 
   // The widths are the caller's to compute; a set that cannot hold the values stops
   // elaboration here with a name that says which one (as hwflow_swg does).
-  localparam integer ACC_MIN = (MB != 0) ? IN_BITS + $clog2(MW) + 1 : $clog2(MW + 1);
+  localparam integer ACC_MIN = (MB != 0) ? IN_BITS + W_BITS + $clog2(MW) : $clog2(MW + 1);
   generate
     if (ACC_W < ACC_MIN) begin : g_bad_acc
       hwflow_mvau_ILLEGAL_ACC_W_too_narrow_for_MW u_err ();
@@ -151,11 +160,11 @@ module hwflow_mvau #(
   end
 
   // ------------------------------------------------------------------ S1: memories
-  (* rom_style = RAM_STYLE *) reg [PE*SIMD-1:0] wrom [0:NW-1];
+  (* rom_style = RAM_STYLE *) reg [WW-1:0] wrom [0:NW-1];
   initial $readmemh(WEIGHT_FILE, wrom);
 
   reg [XW-1:0]      xbuf [0:SF-1];   // input vector, written in fold 0
-  reg [PE*SIMD-1:0] w1;
+  reg [WW-1:0]      w1;
   reg [XW-1:0]      x1;
   reg               v1, f1, l1;
   reg [NFW-1:0]     n1;
@@ -177,7 +186,7 @@ module hwflow_mvau #(
   end
 
   // ------------------------------------------------------------------ S2
-  reg [PE*SIMD-1:0] w2;
+  reg [WW-1:0]      w2;
   reg [XW-1:0]      x2;
   reg               v2, f2, l2;
   reg [NFW-1:0]     n2;
@@ -202,16 +211,25 @@ module hwflow_mvau #(
         );
       end
     end else begin : g_mult
-      // Terms +-a_s in IN_BITS+1 bits: enough for -(-2^(IN_BITS-1)) and for -(2^IN_BITS-1).
-      localparam integer EW = IN_BITS + 1;
       for (p = 0; p < PE; p = p + 1) begin : g_pe
-        wire [SIMD*EW-1:0] terms;
+        wire [SIMD*TERMW-1:0] terms;
         for (s = 0; s < SIMD; s = s + 1) begin : g_t
           wire [IN_BITS-1:0] a = x2[s*IN_BITS +: IN_BITS];
-          wire [EW-1:0] e = {(IN_SIGNED != 0) ? a[IN_BITS-1] : 1'b0, a};
-          assign terms[s*EW +: EW] = w2[p*SIMD + s] ? e : -e;
+          wire [EW-1:0] e;
+          if (IN_BITS == 1) begin : g_bip      // bipolar bit: +1 / -1
+            assign e = a[0] ? {{(EW-1){1'b0}}, 1'b1} : {EW{1'b1}};
+          end else begin : g_int
+            assign e = {(IN_SIGNED != 0) ? a[IN_BITS-1] : 1'b0, a};
+          end
+          wire [W_BITS-1:0] wv = w2[(p*SIMD + s)*W_BITS +: W_BITS];
+          if (W_BITS == 1) begin : g_pm
+            assign terms[s*TERMW +: TERMW] = wv[0] ? e : -e;
+          end else begin : g_mul
+            wire signed [TERMW-1:0] prod = $signed(e) * $signed(wv);
+            assign terms[s*TERMW +: TERMW] = prod;
+          end
         end
-        hwflow_mvau_sumtree #(.N(SIMD), .IW(EW), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1))
+        hwflow_mvau_sumtree #(.N(SIMD), .IW(TERMW), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1))
           u_sum (.clk(ap_clk), .x(terms), .y(pc3[p*PCW +: PCW]));
       end
     end
