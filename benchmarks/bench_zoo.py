@@ -4,9 +4,12 @@ figures.
 
     python benchmarks/bench_zoo.py [--no-synth] [--json out.json] [--markdown out.md]
                                    [--models tfc-w1a1,lfc-w1a1] [--trained tfc-w1a1=runs/tfc/model.onnx]
+    python benchmarks/bench_zoo.py --bnn-pynq      # Brevitas's 11 BNN-PYNQ models (tfc_1w1a ... cnv_2w2a)
 
 Models are random-initialised (seed 0) unless a trained QONNX model is given with --trained:
 throughput, latency and resources depend only on the shapes and the folding, not the weights.
+Names with an underscore (tfc_1w2a, cnv_2w2a, ...) are Brevitas's own BNN-PYNQ models
+(brevitas_examples.bnn_pynq, as the wheel ships them).
 """
 
 from __future__ import annotations
@@ -22,20 +25,39 @@ from hwflow import export, zoo
 from hwflow.build import BuildOptions, build
 
 ZOO = ["tfc-w1a1", "sfc-w1a1", "lfc-w1a1", "cnv-w1a1"]
+BNN_PYNQ = ["tfc_1w1a", "sfc_1w1a", "lfc_1w1a", "cnv_1w1a", "tfc_1w2a", "sfc_1w2a", "lfc_1w2a", "cnv_1w2a",
+            "tfc_2w2a", "sfc_2w2a", "cnv_2w2a"]
 
 # Published reference points (FINN/BNN-PYNQ on a Pynq-Z1 / ZC706-class Zynq-7000 at its own folding).
 FINN = {
     "tfc-w1a1": {"images_per_s": 837_019, "source": "finn-examples tfc_w1a1 (Pynq-Z1)"},
     "lfc-w1a1": {"images_per_s": 168_000, "lut": 28_360, "bram36": 110, "source": "BNN-PYNQ LFC-W1A1"},
     "cnv-w1a1": {"images_per_s": 3_020, "lut": 26_072, "source": "BNN-PYNQ CNV-W1A1"},
+    # BNN-PYNQ's Pynq-Z1 figures (end to end, host included) for Brevitas's copies of its models
+    "lfc_1w1a": {"images_per_s": 118_883, "lut": 28_360, "bram36": 110, "source": "BNN-PYNQ LFC-W1A1"},
+    "lfc_1w2a": {"images_per_s": 118_882, "lut": 48_981, "bram36": 110, "source": "BNN-PYNQ LFC-W1A2"},
+    "cnv_1w1a": {"images_per_s": 3_050, "lut": 26_072, "bram36": 124, "source": "BNN-PYNQ CNV-W1A1"},
+    "cnv_1w2a": {"images_per_s": 3_050, "lut": 40_321, "bram36": 131.5, "source": "BNN-PYNQ CNV-W1A2"},
+    "cnv_2w2a": {"images_per_s": 860, "lut": 37_302, "bram36": 140, "source": "BNN-PYNQ CNV-W2A2"},
 }
+
+
+def export_model(name: str, tmp: Path) -> Path:
+    """A random-initialised (seed 0) model exported to QONNX: hwflow's zoo, or Brevitas's BNN-PYNQ copy."""
+    import torch
+    torch.manual_seed(0)
+    if "_" in name:
+        from brevitas_examples.bnn_pynq.models import model_with_cfg
+        net, _ = model_with_cfg(name, pretrained=False)
+        shape = (3, 32, 32) if name.startswith("cnv") else (1, 28, 28)
+    else:
+        net, shape = zoo.build_model(name), zoo.input_shape(name)
+    return export.export_brevitas(net.eval(), shape, tmp / f"{name}.onnx")
 
 
 def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_images: int | None, tmp: Path) -> dict:
     if model is None:
-        import torch
-        torch.manual_seed(0)
-        model = export.export_brevitas(zoo.build_model(name).eval(), zoo.input_shape(name), tmp / f"{name}.onnx")
+        model = export_model(name, tmp)
     # conv nets simulate thousands of cycles per image: fewer check images keep the run in minutes
     n = verify_images or (100 if name.startswith("cnv") else 1000)
     t0 = time.perf_counter()
@@ -74,18 +96,21 @@ def markdown(rows: list[dict]) -> str:
             f"| {r['model']}{'' if r['trained'] else ' (random)'} | {'yes' if r['verified'] else 'NO'} "
             f"| {r['images_per_s']:,} | {r['latency_us']:.2f} | {lut} | {_n(r['ff'])} | {bram} | {r['build_s']:.1f} "
             f"| {r['rtlsim_cycles_per_s'] / 1e6:.2f} M | {_n(f.get('images_per_s'))} | {_n(f.get('lut'))} "
-            f"| {_n(2 * f['bram36']) if 'bram36' in f else '-'} |")
+            f"| {_n(round(2 * f['bram36'])) if 'bram36' in f else '-'} |")
     board = rows[0]["board"] if rows else "?"
     lines.append("")
     lines.append(f"{board} at {rows[0]['clock_mhz']:g} MHz, default folding. LUT/FF/BRAM18 from Yosys synth_xilinx; "
-                 "~ marks the analytic estimate (run without --no-synth for Yosys). FINN figures are published "
-                 "numbers at FINN's own folding (BRAM36 counted as 2 BRAM18).")
+                 "~ marks the analytic estimate (run without --no-synth for Yosys). Our images/s are rtlsim "
+                 "cycles at the board clock; FINN/BNN-PYNQ figures are published numbers at their own folding, "
+                 "measured end to end on the board (BRAM36 counted as 2 BRAM18).")
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=",".join(ZOO), help="comma-separated zoo names")
+    ap.add_argument("--models", default=",".join(ZOO), help="comma-separated zoo names (hwflow's, or "
+                    "Brevitas's BNN-PYNQ names such as cnv_2w2a)")
+    ap.add_argument("--bnn-pynq", action="store_true", help="the 11 BNN-PYNQ models from the brevitas wheel")
     ap.add_argument("--trained", action="append", default=[], metavar="NAME=MODEL.onnx",
                     help="use this trained QONNX model for NAME (repeatable)")
     ap.add_argument("--board", default="Pynq-Z1")
@@ -98,7 +123,7 @@ def main(argv=None) -> None:
     trained = dict(t.split("=", 1) for t in a.trained)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in a.models.split(","):
+        for name in (BNN_PYNQ if a.bnn_pynq else a.models.split(",")):
             print(f"building {name} ...", file=sys.stderr, flush=True)
             path = Path(trained[name]) if name in trained else None
             rows.append(bench_one(name, path, a.board, not a.no_synth, a.verify_images, Path(tmp)))

@@ -252,3 +252,53 @@ def test_build_equals_torch(make, shape, w_types, tmp_path):
         want = net(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert {lay.w_dtype.name for lay in res.dataflow.layers if isinstance(lay, MVAU)} == w_types
+
+
+# --- per-channel activation scales --------------------------------------------------------------
+
+def _per_channel_graph(s_in: np.ndarray, s_hid: np.ndarray, seed: int = 0):
+    """x -> 4-bit Quant (per-feature scales s_in) -> MatMul(+-1) -> BatchNorm -> 3-bit Quant
+    (per-channel scales s_hid) -> MatMul(+-1) -> y."""
+    from onnx import TensorProto, helper
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.infer_shapes import InferShapes
+    rng = np.random.default_rng(seed)
+    k, h, c = len(s_in), len(s_hid), 5
+    inits = {"s_in": s_in.reshape(1, k), "s_hid": s_hid.reshape(1, h), "zp": np.float32(0), "b4": np.float32(4),
+             "b3": np.float32(3), "w1": rng.choice([-1.0, 1.0], (k, h)), "w2": rng.choice([-1.0, 1.0], (h, c)),
+             "gamma": rng.normal(0, 2, h), "beta": rng.normal(0, 1, h), "mean": rng.normal(0, 1, h),
+             "var": rng.uniform(0.5, 2, h)}
+    q = dict(domain="qonnx.custom_op.general", signed=1, narrow=0, rounding_mode="ROUND")
+    nodes = [helper.make_node("Quant", ["x", "s_in", "zp", "b4"], ["xq"], name="in_quant", **q),
+             helper.make_node("MatMul", ["xq", "w1"], ["d1"], name="fc1"),
+             helper.make_node("BatchNormalization", ["d1", "gamma", "beta", "mean", "var"], ["bn"]),
+             helper.make_node("Quant", ["bn", "s_hid", "zp", "b3"], ["a1"], name="act1", **q),
+             helper.make_node("MatMul", ["a1", "w2"], ["y"], name="fc2")]
+    graph = helper.make_graph(nodes, "pc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c])],
+                              initializer=[helper.make_tensor(n, TensorProto.FLOAT, np.shape(v),
+                                                              np.ravel(np.asarray(v, np.float32)))
+                                           for n, v in inits.items()])
+    return ModelWrapper(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])).transform(InferShapes())
+
+
+def test_per_channel_activation_scales_fold_into_weights():
+    """Per-channel scales in ratios of powers of two (as a per-channel power-of-two quantizer
+    gives) fold exactly into the next layer's weights, which become k-bit integers."""
+    from hwflow.dataflow import lower
+    c = np.float32(0.125)
+    model = _per_channel_graph(c * 2.0 ** np.array([0, 1, 2, 0, 1, 3, 0, 2]), 0.3 * 2.0 ** np.array([0, 1, 0, 2, 1, 0]))
+    x = np.random.default_rng(1).normal(0, 1, (300, 8)).astype(np.float32)
+    want = export.run_qonnx(model, x)
+    s = streamline(model)
+    np.testing.assert_allclose(export.run_qonnx(s, x, sanitize=False), want, rtol=1e-5, atol=1e-5)
+    df = lower(s)
+    np.testing.assert_allclose(df.execute(x), want, rtol=1e-5, atol=1e-5)
+    assert [lay.w_dtype.name for lay in df.layers] == ["INT5", "INT4"]
+
+
+def test_per_channel_activation_scales_that_do_not_fold_are_named():
+    from hwflow.errors import HwflowError
+    model = _per_channel_graph(np.linspace(0.1, 0.37, 8), np.full(6, 0.3))
+    with pytest.raises(HwflowError, match="fc1.*per-channel scales of its input do not fold"):
+        streamline(model)
