@@ -11,10 +11,11 @@ from hwflow.errors import HwflowError
 
 def _cmd_train(a) -> None:
     from hwflow.train import train
-    kwargs = {k: v for k, v in (("epochs", a.epochs), ("batch_size", a.batch_size), ("lr", a.lr)) if v is not None}
-    metrics = train(a.model, a.dataset, Path(a.out), data_dir=a.data_dir, seed=a.seed, **kwargs)
-    print(f"{a.model} on {a.dataset}: test accuracy {metrics['test_accuracy']:.2%} "
-          f"(model and QONNX export in {a.out})")
+    metrics = train(a.model, a.dataset, Path(a.out), data_dir=a.data_dir, seed=a.seed, epochs=a.epochs,
+                    batch_size=a.batch_size, lr=a.lr, dropout=a.dropout, train_samples=a.train_samples,
+                    test_samples=a.test_samples)
+    print(f"{a.model} on {a.dataset}: test accuracy {metrics['test_accuracy']:.2%}, train "
+          f"{metrics['train_accuracy']:.2%} (model and QONNX export in {a.out})")
 
 
 def _cmd_build(a) -> None:
@@ -66,14 +67,20 @@ def parser() -> argparse.ArgumentParser:
                                 "verified streaming FPGA hardware.")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a 1-bit Brevitas model and export it to QONNX")
-    t.add_argument("--model", default="tfc-w1a1", help="zoo name (see `hwflow models`), or mlp-w1a1:64-100-36-10")
-    t.add_argument("--dataset", default="digits", help="digits (bundled with scikit-learn) or mnist (IDX files)")
-    t.add_argument("--data-dir", help="folder with the IDX files for --dataset mnist")
+    t = sub.add_parser("train", help="train a 1- or 2-bit Brevitas model (BNN-PYNQ recipe) and export it to QONNX")
+    t.add_argument("--model", default="tfc-w1a1", help="zoo name: topology-wWaA with precision w1a1, w1a2 or w2a2, "
+                   "e.g. tfc-w1a2, cnv-small-w2a2, mlp-w2a2:64-100-10 (see `hwflow models`)")
+    t.add_argument("--dataset", default="digits", help="digits (bundled with scikit-learn), mnist or "
+                   "fashion-mnist (IDX files in --data-dir)")
+    t.add_argument("--data-dir", help="folder with the IDX files for --dataset mnist / fashion-mnist")
     t.add_argument("--out", required=True, help="output folder for model.pt, model.onnx, metrics.json")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
+    t.add_argument("--epochs", type=int, help="default per dataset: digits 40, mnist/fashion-mnist 20")
+    t.add_argument("--batch-size", type=int, help="default per dataset: digits 64, mnist/fashion-mnist 128")
+    t.add_argument("--lr", type=float, help="Adam's initial learning rate, cosine-decayed to 0 (default 0.01)")
+    t.add_argument("--dropout", type=float, help="dropout on the FC inputs and hidden activations "
+                   "(default: none on mnist/fashion-mnist, else BNN-PYNQ's: 0.2 for FC nets, 0 for conv nets)")
+    t.add_argument("--train-samples", type=int, help="train on the first N training images only")
+    t.add_argument("--test-samples", type=int, help="test on the first N test images only")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=_cmd_train)
 

@@ -1,15 +1,22 @@
-"""Binary (1-bit weight, 1-bit activation) Brevitas MLPs, BNN-PYNQ style.
+"""Brevitas networks in the BNN-PYNQ style at 1- or 2-bit weights and activations.
 
-Each hidden layer is QuantLinear(1-bit, no bias) -> BatchNorm1d -> 1-bit QuantIdentity;
-the last layer is a bare QuantLinear whose integer-valued sums are the logits.  All
-quantizers use a constant scale of 1, so every weight and activation the hardware sees
-is exactly +-1 and the exported QONNX graph needs no scale folding.
+A model name is ``<topology>-w<W>a<A>`` (e.g. ``tfc-w1a1``, ``cnv-w2a2``), or
+``mlp-w<W>a<A>:N-H1-...-C`` for an MLP of any layer sizes; ``parse`` resolves it once.
+
+Each hidden layer is QuantLinear/QuantConv2d (no bias) -> BatchNorm -> activation quantizer;
+the last layer is a bare QuantLinear whose integer sums are the logits.  All quantizers have
+a constant scale of 1, so every weight and activation the hardware sees is exactly +-1
+(1 bit) or -1/0/+1 (2 bits, signed narrow range, as BNN-PYNQ's ``CommonQuant``) and the
+exported QONNX graph needs no scale folding.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -19,28 +26,45 @@ from hwflow.errors import HwflowError
 # brevitas warns at import time about an optional CUDA kernel package it never needs here
 warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
 import brevitas.nn as qnn  # noqa: E402
-from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+from brevitas.core.bit_width import BitWidthImplType  # noqa: E402
+from brevitas.core.quant import QuantType  # noqa: E402
+from brevitas.core.restrict_val import FloatToIntImplType, RestrictValueType  # noqa: E402
+from brevitas.core.scaling import ScalingImplType  # noqa: E402
+from brevitas.core.zero_point import ZeroZeroPoint  # noqa: E402
+from brevitas.inject import ExtendedInjector  # noqa: E402
+from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst  # noqa: E402
+from brevitas.quant.solver import ActQuantSolver, WeightQuantSolver  # noqa: E402
 
-# name -> (layer sizes, input shape, description)
-_NAMED: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {
-    "tfc-w1a1": ((784, 64, 64, 64, 10), (1, 28, 28), "tiny FC 784-64-64-64-10, 1-bit W/A (BNN-PYNQ TFC)"),
-    "sfc-w1a1": ((784, 256, 256, 256, 10), (1, 28, 28), "small FC 784-256-256-256-10, 1-bit W/A (BNN-PYNQ SFC)"),
-    "lfc-w1a1": ((784, 1024, 1024, 1024, 10), (1, 28, 28), "large FC 784-1024x3-10, 1-bit W/A (BNN-PYNQ LFC)"),
-    "mlp-w1a1": ((64, 64, 64, 10), (1, 8, 8), "MLP 64-64-64-10 for 8x8 digits, 1-bit W/A"),
+PRECISIONS = ("w1a1", "w1a2", "w2a2")  # the ones BNN-PYNQ trains and the hardware flow builds
+DROPOUT = 0.2  # BNN-PYNQ's FC.py: after the input quantizer and after every hidden activation
+
+# topology -> (layer sizes, input shape, description)
+_FC: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {
+    "tfc": ((784, 64, 64, 64, 10), (1, 28, 28), "tiny FC 784-64-64-64-10 (BNN-PYNQ TFC)"),
+    "sfc": ((784, 256, 256, 256, 10), (1, 28, 28), "small FC 784-256-256-256-10 (BNN-PYNQ SFC)"),
+    "lfc": ((784, 1024, 1024, 1024, 10), (1, 28, 28), "large FC 784-1024x3-10 (BNN-PYNQ LFC)"),
+    "mlp": ((64, 64, 64, 10), (1, 8, 8), "MLP 64-64-64-10 for 8x8 digits"),
 }
-_GENERIC = "mlp-w1a1:"
-
-# Convolutional nets: (input shape, convs as (out channels, max-pool after), FC sizes, classes)
-_CNV: dict[str, tuple[tuple[int, ...], tuple, tuple[int, ...], int, str]] = {
-    "cnv-w1a1": ((3, 32, 32), ((64, False), (64, True), (128, False), (128, True), (256, False), (256, False)),
-                 (512, 512), 10, "CNV 3x32x32, 6 conv 3x3 + 3 FC, 8-bit input, 1-bit W/A (BNN-PYNQ CNV)"),
-    "cnv-small-w1a1": ((1, 28, 28), ((16, False), (16, True), (32, True), (32, False)), (64,), 10,
-                       "small conv net for 1x28x28 (digits/MNIST): 4 conv 3x3 + 2 FC, 8-bit input, 1-bit W/A"),
+# topology -> (input shape, convs as (out channels, max-pool after), FC sizes, classes, description)
+_CONV: dict[str, tuple[tuple[int, ...], tuple, tuple[int, ...], int, str]] = {
+    "cnv": ((3, 32, 32), ((64, False), (64, True), (128, False), (128, True), (256, False), (256, False)),
+            (512, 512), 10, "CNV 3x32x32, 6 conv 3x3 + 3 FC, 8-bit input (BNN-PYNQ CNV)"),
+    "cnv-small": ((1, 28, 28), ((16, False), (16, True), (32, True), (32, False)), (64,), 10,
+                  "small conv net for 1x28x28 (digits/MNIST): 4 conv 3x3 + 2 FC, 8-bit input"),
 }
+_NAME = re.compile(r"(?P<topology>[a-z][a-z-]*?)-w(?P<w>\d+)a(?P<a>\d+)(?P<sizes>:.*)?")
+_KNOWN = (f"name a topology ({', '.join([*_FC, *_CONV])}) and a precision ({', '.join(PRECISIONS)}) as in "
+          f"tfc-w1a1 or cnv-w2a2, or MLP layer sizes as in mlp-w1a1:64-100-10 (list: hwflow models)")
 
-MODELS: dict[str, str] = {name: desc for name, (_, _, desc) in _NAMED.items()}
-MODELS.update({name: spec[-1] for name, spec in _CNV.items()})
-MODELS["mlp-w1a1:N-H1-...-C"] = "generic 1-bit MLP with the given layer sizes (first = input features)"
+
+def _precision_text(p: str) -> str:
+    w, a = p[1], p[3]
+    return "1-bit W/A" if p == "w1a1" else f"{w}-bit weights, {a}-bit activations"
+
+
+MODELS: dict[str, str] = {f"{t}-{p}": f"{spec[-1]}, {_precision_text(p)}"
+                          for t, spec in {**_FC, **_CONV}.items() for p in PRECISIONS}
+MODELS["mlp-wWaA:N-H1-...-C"] = "generic MLP with the given layer sizes (first = input features), any precision above"
 
 
 def list_models() -> list[str]:
@@ -49,89 +73,161 @@ def list_models() -> list[str]:
     return [f"{n.ljust(width)}  {d}" for n, d in MODELS.items()]
 
 
-def _parse(name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Resolve a model name to (sizes, per-image input shape); for conv nets sizes are the FC part."""
-    if name in _CNV:
-        shape, convs, fcs, classes, _ = _CNV[name]
-        return (_cnv_flat_features(shape, convs), *fcs, classes), shape
-    if name in _NAMED:
-        sizes, shape, _ = _NAMED[name]
-        return sizes, shape
-    if name.startswith(_GENERIC):
-        spec = name[len(_GENERIC):]
-        try:
-            sizes = tuple(int(s) for s in spec.split("-"))
-        except ValueError:
-            sizes = ()
-        if len(sizes) < 2 or any(s < 1 for s in sizes):
-            raise HwflowError(
-                f"bad model size spec {name!r}: give positive layer sizes joined by '-', "
-                f"at least input and output, e.g. mlp-w1a1:64-100-36-10"
-            )
-        n = sizes[0]
-        s = math.isqrt(n)
-        return sizes, ((1, s, s) if s * s == n else (n,))
-    known = ", ".join(list(_NAMED) + ["mlp-w1a1:N-H1-...-C"])
-    raise HwflowError(f"unknown model {name!r}: known models are {known}")
+@dataclass(frozen=True)
+class Spec:
+    """A parsed model name."""
+
+    name: str
+    topology: str
+    weight_bits: int
+    act_bits: int
+    sizes: tuple[int, ...]  # FC sizes (inputs, hidden..., classes); conv nets: inputs = flattened conv output
+    input_shape: tuple[int, ...]  # per image, without the batch dimension
+    convs: tuple[tuple[int, bool], ...] = ()  # conv nets: (out channels, max-pool after) per 3x3 conv
+
+
+@functools.lru_cache(maxsize=None)
+def parse(name: str) -> Spec:
+    """Resolve a model name (see the module docstring); raises a one-line HwflowError."""
+    m = _NAME.fullmatch(name)
+    if m is None or (m["topology"] not in _FC and m["topology"] not in _CONV):
+        raise HwflowError(f"unknown model {name!r}: {_KNOWN}")
+    topology, precision = m["topology"], f"w{m['w']}a{m['a']}"
+    if precision not in PRECISIONS:
+        raise HwflowError(f"unsupported precision {precision} in {name!r}: use {', '.join(PRECISIONS)}, "
+                          f"e.g. {topology}-w1a2")
+    wbits, abits = int(m["w"]), int(m["a"])
+    if topology in _CONV:
+        if m["sizes"] is not None:
+            raise HwflowError(f"layer sizes only go with mlp (e.g. mlp-{precision}:64-100-10), not {name!r}")
+        shape, convs, fcs, classes, _ = _CONV[topology]
+        return Spec(name, topology, wbits, abits, (_cnv_flat_features(shape, convs), *fcs, classes), shape, convs)
+    if m["sizes"] is None:
+        sizes, shape, _ = _FC[topology]
+        return Spec(name, topology, wbits, abits, sizes, shape)
+    if topology != "mlp":
+        raise HwflowError(f"layer sizes only go with mlp (e.g. mlp-{precision}:64-100-10), not {name!r}")
+    try:
+        sizes = tuple(int(s) for s in m["sizes"][1:].split("-"))
+    except ValueError:
+        sizes = ()
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise HwflowError(f"bad model size spec {name!r}: give positive layer sizes joined by '-', "
+                          f"at least input and output, e.g. mlp-{precision}:64-100-36-10")
+    s = math.isqrt(sizes[0])
+    return Spec(name, topology, wbits, abits, sizes, (1, s, s) if s * s == sizes[0] else (sizes[0],))
 
 
 def input_shape(name: str) -> tuple[int, ...]:
     """Per-image input shape the model expects (without the batch dimension)."""
-    return _parse(name)[1]
+    return parse(name).input_shape
 
 
 def layer_sizes(name: str) -> tuple[int, ...]:
-    """(inputs, hidden..., classes) of the named topology, without building it."""
-    return _parse(name)[0]
+    """(inputs, hidden..., classes) of the named topology's FC part, without building it."""
+    return parse(name).sizes
 
 
-def _bin_act() -> nn.Module:
-    # sign forward (sign(0)=+1), straight-through (clipped to [-1,1]) backward
-    return qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=False)
+# ------------------------------------------------------------------------------ quantizers
 
 
-class BinaryMLP(nn.Module):
-    """1-bit MLP over ``sizes`` = (inputs, hidden..., classes); inputs in [0, 1]."""
+class _Int2Const(ExtendedInjector):
+    """BNN-PYNQ's ``CommonQuant`` at 2 bits: signed narrow range (-1, 0, +1), round to
+    nearest (ties to even), constant per-tensor scale."""
 
-    def __init__(self, sizes: tuple[int, ...] | list[int], dropout: float = 0.0):
+    quant_type = QuantType.INT
+    bit_width = 2
+    bit_width_impl_type = BitWidthImplType.CONST
+    scaling_impl_type = ScalingImplType.CONST
+    restrict_scaling_type = RestrictValueType.FP
+    scaling_per_output_channel = False
+    zero_point_impl = ZeroZeroPoint
+    float_to_int_impl_type = FloatToIntImplType.ROUND
+    narrow_range = True
+    signed = True
+
+
+class TernaryWeight(_Int2Const, WeightQuantSolver):
+    scaling_const = 1.0
+
+
+class TernaryAct(_Int2Const, ActQuantSolver):
+    # range [-1, 1] over the 1 positive level: scale 1, threshold at +-0.5
+    min_val = -1.0
+    max_val = 1.0
+
+
+def _act(bits: int) -> nn.Module:
+    # 1 bit: sign (sign(0) = +1); 2 bits: round to -1/0/+1; straight-through (clipped to
+    # [-1, 1]) backward either way
+    quant = SignedBinaryActPerTensorConst if bits == 1 else TernaryAct
+    return qnn.QuantIdentity(act_quant=quant, return_quant_tensor=False)
+
+
+def _weight_quant(bits: int) -> dict:
+    # Brevitas' binary weight quantizer defaults to scale 0.1; force 1.0 so weights are
+    # exactly +-1 and the output layer's sums are integers (as BNN-PYNQ does)
+    if bits == 1:
+        return {"weight_quant": SignedBinaryWeightPerTensorConst, "weight_scaling_const": 1.0}
+    return {"weight_quant": TernaryWeight}
+
+
+def _fc_layers(sizes, wbits: int, abits: int, dropout: float) -> nn.Sequential:
+    """Dropout, then per hidden layer QuantLinear -> BN -> act -> Dropout; a bare QuantLinear last.
+    The Dropout modules exist even at p = 0 so the state dict does not depend on p; they are
+    the identity in eval mode and vanish from the export."""
+    layers: list[nn.Module] = [nn.Dropout(dropout)]
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    for i, (fin, fout) in enumerate(pairs):
+        layers.append(qnn.QuantLinear(fin, fout, bias=False, **_weight_quant(wbits)))
+        if i < len(pairs) - 1:
+            layers += [nn.BatchNorm1d(fout), _act(abits), nn.Dropout(dropout)]
+    return nn.Sequential(*layers)
+
+
+def _init_ternary(model: nn.Module, wbits: int) -> None:
+    # Ternary weights round |w| < 0.5 to 0: torch's default init (|w| <= 1/sqrt(fan-in)) would
+    # start every weight at 0.  BNN-PYNQ draws them from U(-1, 1): about half start non-zero.
+    if wbits == 2:
+        for m in model.modules():
+            if isinstance(m, (qnn.QuantLinear, qnn.QuantConv2d)):
+                nn.init.uniform_(m.weight, -1.0, 1.0)
+
+
+class _Clip:
+    @torch.no_grad()
+    def clip_weights(self, lo: float = -1.0, hi: float = 1.0) -> None:
+        """Keep latent float weights in [lo, hi] (BNN-PYNQ): the weight STE passes gradients
+        at any magnitude, so unclipped weights drift far from 0 and stop flipping."""
+        for m in self.modules():
+            if isinstance(m, (qnn.QuantLinear, qnn.QuantConv2d)):
+                m.weight.clamp_(lo, hi)
+
+
+# ------------------------------------------------------------------------------ models
+
+
+class QuantMLP(_Clip, nn.Module):
+    """MLP over ``sizes`` = (inputs, hidden..., classes); inputs in [0, 1]."""
+
+    def __init__(self, sizes, weight_bits: int = 1, act_bits: int = 1, dropout: float = 0.0):
         super().__init__()
         self.sizes = tuple(int(s) for s in sizes)
         if len(self.sizes) < 2:
-            raise HwflowError("a BinaryMLP needs at least input and output sizes")
-        self.input_quant = _bin_act()
-        layers: list[nn.Module] = []
-        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
-        for i, (fin, fout) in enumerate(pairs):
-            # Brevitas' binary weight quantizer defaults to scale 0.1; force 1.0 so weights
-            # are exactly +-1 and the output layer's sums are integers (as BNN-PYNQ does)
-            layers.append(
-                qnn.QuantLinear(
-                    fin, fout, bias=False, weight_quant=SignedBinaryWeightPerTensorConst, weight_scaling_const=1.0
-                )
-            )
-            if i < len(pairs) - 1:
-                layers.append(nn.BatchNorm1d(fout))
-                layers.append(_bin_act())
-                if dropout > 0:
-                    # nn.Dropout is the identity in eval mode, so it vanishes from the export
-                    layers.append(nn.Dropout(dropout))
-        self.layers = nn.Sequential(*layers)
+            raise HwflowError("an MLP needs at least input and output sizes")
+        # BNN-PYNQ's FC quantizes its input at the activation bit width (IN_BIT_WIDTH = ACT_BIT_WIDTH)
+        self.input_quant = _act(act_bits)
+        self.layers = _fc_layers(self.sizes, weight_bits, act_bits, dropout)
+        _init_ternary(self, weight_bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # exports as a Reshape to [1, n]: run_qonnx re-batches it with ChangeBatchSize
         x = torch.flatten(x, 1)
-        # BNN-PYNQ maps [0,1] pixels to [-1,1] so the input sign threshold sits at 0.5
+        # BNN-PYNQ maps [0,1] pixels to [-1,1]: the 1-bit input threshold sits at 0.5, the
+        # 2-bit ones at 0.25 and 0.75
         x = 2.0 * x - 1.0
         x = self.input_quant(x)
         return self.layers(x)
-
-    @torch.no_grad()
-    def clip_weights(self, lo: float = -1.0, hi: float = 1.0) -> None:
-        """Keep latent float weights in [lo, hi] (BNN-PYNQ): the weight STE passes gradients
-        at any magnitude, so unclipped weights drift far from 0 and stop flipping sign."""
-        for m in self.modules():
-            if isinstance(m, qnn.QuantLinear):
-                m.weight.clamp_(lo, hi)
 
 
 def _cnv_flat_features(shape, convs) -> int:
@@ -141,11 +237,11 @@ def _cnv_flat_features(shape, convs) -> int:
     return convs[-1][0] * side * side
 
 
-class BinaryCNV(nn.Module):
-    """BNN-PYNQ-style conv net: 8-bit input, then 3x3 valid convs with 1-bit weights, BN and
-    1-bit activations (max-pool after the activation where asked), then 1-bit FC layers."""
+class QuantCNV(_Clip, nn.Module):
+    """BNN-PYNQ-style conv net: 8-bit input, then 3x3 valid convs with BN and quantized
+    activations (max-pool after the activation where asked), then the FC layers."""
 
-    def __init__(self, in_shape, convs, fcs, classes):
+    def __init__(self, in_shape, convs, fcs, classes, weight_bits: int = 1, act_bits: int = 1, dropout: float = 0.0):
         super().__init__()
         from brevitas.quant import Int8ActPerTensorFixedPoint
         self.in_shape = tuple(in_shape)
@@ -155,31 +251,34 @@ class BinaryCNV(nn.Module):
         layers: list[nn.Module] = []
         ch = in_shape[0]
         for out_ch, pool in convs:
-            layers += [qnn.QuantConv2d(ch, out_ch, 3, bias=False, weight_quant=SignedBinaryWeightPerTensorConst,
-                                       weight_scaling_const=1.0), nn.BatchNorm2d(out_ch), _bin_act()]
+            layers += [qnn.QuantConv2d(ch, out_ch, 3, bias=False, **_weight_quant(weight_bits)),
+                       nn.BatchNorm2d(out_ch), _act(act_bits)]
             if pool:
                 layers.append(nn.MaxPool2d(2))
             ch = out_ch
         self.features = nn.Sequential(*layers)
         self.sizes = (_cnv_flat_features(in_shape, convs), *fcs, classes)
-        self.classifier = BinaryMLP(self.sizes).layers  # FC part without the MLP's input quantizer
+        self.classifier = _fc_layers(self.sizes, weight_bits, act_bits, dropout)
+        _init_ternary(self, weight_bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.input_quant(2.0 * x - 1.0)
         x = self.features(x)
         return self.classifier(torch.flatten(x, 1))
 
-    @torch.no_grad()
-    def clip_weights(self, lo: float = -1.0, hi: float = 1.0) -> None:
-        for m in self.modules():
-            if isinstance(m, (qnn.QuantLinear, qnn.QuantConv2d)):
-                m.weight.clamp_(lo, hi)
+
+def default_dropout(name: str) -> float:
+    """BNN-PYNQ's dropout for the topology: FC nets use it, CNV does not."""
+    return 0.0 if parse(name).convs else DROPOUT
 
 
-def build_model(name: str, dropout: float = 0.0) -> nn.Module:
-    """Build the named topology (see ``MODELS``); weights are freshly initialised."""
-    sizes, _ = _parse(name)
-    if name in _CNV:
-        shape, convs, fcs, classes, _ = _CNV[name]
-        return BinaryCNV(shape, convs, fcs, classes)
-    return BinaryMLP(sizes, dropout=dropout)
+def build_model(name: str, dropout: float | None = None) -> nn.Module:
+    """Build the named model (see ``MODELS``) with fresh weights; ``dropout`` defaults to
+    ``default_dropout(name)``."""
+    s = parse(name)
+    p = default_dropout(name) if dropout is None else float(dropout)
+    if not 0.0 <= p < 1.0:
+        raise HwflowError(f"dropout must be in [0, 1), got {p}")
+    if s.convs:
+        return QuantCNV(s.input_shape, s.convs, s.sizes[1:-1], s.sizes[-1], s.weight_bits, s.act_bits, p)
+    return QuantMLP(s.sizes, s.weight_bits, s.act_bits, p)

@@ -18,14 +18,14 @@ SLOW = ["tfc_1w1a", "sfc_1w1a", "lfc_1w1a", "sfc_1w2a", "lfc_1w2a", "cnv_1w1a", 
 
 
 def _check(name, tmp_path, backend):
-    """Two builds: BN statistics with exact ties against qonnx on inputs with ties (the
+    """Two builds (each checking itself on 100 images; 300 more go through `hwflow sim`): BN statistics with exact ties against qonnx on inputs with ties (the
     reference semantics, bit for bit), and without ties against torch itself (at an exact
     tie torch's and onnxruntime's float BatchNorm may round a 0 to either side)."""
     import torch
     mode = "rtlsim" if backend == "rtl" else "cppsim"
     for ties in (True, False):
         net, path, shape = brevitas_zoo_model(name, tmp_path / str(ties), seed=5, ties=ties)
-        res = build(path, tmp_path / f"b{ties}", BuildOptions(verify_images=300, synth="none", backend=backend),
+        res = build(path, tmp_path / f"b{ties}", BuildOptions(verify_images=100, synth="none", backend=backend),
                     quiet=True)
         assert res.report["verified"] is True
         x = tie_images(shape, 300, seed=11) if ties else random_images(shape, 300, seed=12) * 2 - 1

@@ -234,8 +234,13 @@ def test_streamlining_is_exact(make, shape, w_types, tmp_path):
             assert np.array_equal(w, np.round(w)) and np.abs(w).max() <= 7
 
 
+# the builds of the two MLPs (a few minutes each) run with `make test-slow`; their streamlining,
+# the datapaths they use (test_rtl_core) and the conv net's build run by default
+BUILDS = [pytest.param(*p.values, marks=pytest.mark.slow, id=p.id) if p.id != "xnor-conv" else p for p in MODELS]
+
+
 @pytest.mark.rtlsim
-@pytest.mark.parametrize("make,shape,w_types", MODELS)
+@pytest.mark.parametrize("make,shape,w_types", BUILDS)
 def test_build_equals_torch(make, shape, w_types, tmp_path):
     """hwflow build (every check on) + hwflow sim under random stalls == torch."""
     need_verilator()
