@@ -342,7 +342,7 @@ def lower(model: ModelWrapper) -> Dataflow:
 
 def _check_all_binary(model: ModelWrapper) -> None:
     """Every matrix product must have become an integer one; say why one did not."""
-    from hwflow.streamline import _conv_check
+    from hwflow.streamline import MAX_WEIGHT_BITS, _conv_check, int_weights
     for n in model.graph.node:
         if n.op_type not in ("MatMul", "Gemm", "Conv") or _is_hw_node(model, n):
             continue
@@ -350,7 +350,6 @@ def _check_all_binary(model: ModelWrapper) -> None:
         w = model.get_initializer(n.input[1])
         if w is None:
             raise HwflowError(f"{node_label(n)}: weights are not constant")
-        from hwflow.streamline import MAX_WEIGHT_BITS, int_weights
         if int_weights(w, 0 if n.op_type == "Conv" else 1) is None:
             raise HwflowError(f"{node_label(n)}: weights are not quantized ({np.unique(w).size} distinct values, "
                               f"not small integers times a per-tensor or per-channel scale); use {what_layer} "

@@ -422,13 +422,14 @@ def _level_index(model: ModelWrapper, node, chain: list, quant, values: np.ndarr
     last = chain[-1] if quant is None else quant
     nodes = chain[:chain.index(last) + 1]
     step = max(1, FOLD_CHUNK_ELEMS // channels)
+    if quant is not None:
+        s, lo, n_levels, _ = _quant_levels(model, quant)
     parts = []
     for v in (values[i:i + step] for i in range(0, len(values), step)):
         shape = (len(v), channels) + ((1, 1) if node.op_type == "Conv" else ())
         grid = np.broadcast_to(v.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape).astype(np.float32)
         out = run_subgraph(model, nodes, {node.output[0]: grid}, last.output[0])
         if quant is not None:  # s*q back to the level index q - lo
-            s, lo, n_levels, _ = _quant_levels(model, quant)
             out = np.rint(out / s) - lo
             assert out.min() >= 0 and out.max() < n_levels
         parts.append(out.reshape(len(v), channels).astype(np.int16))  # levels < 2^8
@@ -566,11 +567,8 @@ def _pm_decode(model: ModelWrapper, bits: str, name: str) -> tuple[str, list]:
     """Nodes turning bits into the +-1 values they stand for (2b - 1), typed BIPOLAR: the
     input of an integer product whose weights are not +-1 (or of a conv, whose windows
     the hardware builds from the bits)."""
-    mid, two, one, pm = (model.make_new_valueinfo_name() for _ in range(4))
-    model.set_initializer(two, np.array(2.0, dtype=np.float32))
-    model.set_initializer(one, np.array(-1.0, dtype=np.float32))
-    return pm, [helper.make_node("Mul", [bits, two], [mid], name=name + "_pm_mul"),
-                helper.make_node("Add", [mid, one], [pm], name=name + "_pm_add")]
+    pm = model.make_new_valueinfo_name()
+    return pm, _decode(model, bits, 1.0, pm, name)
 
 
 def _integer_operands(model: ModelWrapper, node, w: np.ndarray, in_axis: int, out_axis: int):
@@ -620,7 +618,7 @@ class ConvToInt(Transformation):
             new, data, dt, q, gain = ops
             wname, dot, gname = (model.make_new_valueinfo_name() for _ in range(3))
             model.set_initializer(wname, q)
-            model.set_initializer(gname, _channel_shape(gain, 4, 1) if gain.ndim else gain)
+            model.set_initializer(gname, _channel_shape(gain, 4, 1))
             conv = helper.make_node("Conv", [data, wname], [dot], name=node.name)
             conv.attribute.extend(node.attribute)
             out = node.output[0] if len(node.input) < 3 else model.make_new_valueinfo_name()

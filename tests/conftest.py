@@ -85,6 +85,21 @@ def randomise_multibit(net: torch.nn.Module, seed: int, ties: bool = True) -> No
             m.running_var.data = torch.rand(1, generator=g) + 0.1
 
 
+def xnor_weight_quant():
+    """A Brevitas quantizer for binary weights times a per-output-channel scale from weight
+    statistics (XNOR-Net's alpha)."""
+    from brevitas.core.quant import BinaryQuant
+    from brevitas.inject.enum import ScalingImplType, ScalingPerOutputType, StatsOp
+    from brevitas.quant import SignedBinaryWeightPerTensorConst
+
+    class XnorWeight(SignedBinaryWeightPerTensorConst):
+        tensor_quant = BinaryQuant          # no in-place clamp: it would move the statistics
+        scaling_impl_type = ScalingImplType.STATS
+        scaling_stats_op = StatsOp.AVE
+        scaling_per_output_type = ScalingPerOutputType.CHANNEL
+    return XnorWeight
+
+
 def tie_images(shape, n, seed=0):
     """Random images with pixels on the input quantizers' rounding ties: 2x - 1 = +-0.5
     (x = 1/4, 3/4: the 2-bit input) and 128 * (2x - 1) half-integer (x = odd/512: the 8-bit)."""

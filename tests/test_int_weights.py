@@ -24,7 +24,7 @@ from hwflow.layers import MVAU
 from hwflow.layers.base import BIPOLAR
 from hwflow.streamline import int_weights, streamline
 
-from conftest import need_verilator, random_images
+from conftest import need_verilator, random_images, xnor_weight_quant
 
 warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
 
@@ -138,20 +138,6 @@ def test_hls_kernel(mw, mh, simd, pe, in_dt, w_dt, nt, act, bias, tmp_path):
 
 # --- Brevitas models ---------------------------------------------------------------------------
 
-def _xnor_quant():
-    """Binary weights times a per-output-channel scale from weight statistics (XNOR-Net's alpha)."""
-    from brevitas.core.quant import BinaryQuant
-    from brevitas.inject.enum import ScalingImplType, ScalingPerOutputType, StatsOp
-    from brevitas.quant import SignedBinaryWeightPerTensorConst
-
-    class XnorWeight(SignedBinaryWeightPerTensorConst):
-        tensor_quant = BinaryQuant          # no in-place clamp: it would move the statistics
-        scaling_impl_type = ScalingImplType.STATS
-        scaling_stats_op = StatsOp.AVE
-        scaling_per_output_type = ScalingPerOutputType.CHANNEL
-    return XnorWeight
-
-
 def _randomise_bn(net, seed):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -174,7 +160,7 @@ class XnorMLP(nn.Module):
         super().__init__()
         import brevitas.nn as qnn
         from brevitas.quant import SignedBinaryActPerTensorConst
-        xq = _xnor_quant()
+        xq = xnor_weight_quant()
         act = lambda: qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)  # noqa: E731
         mid = dict(weight_bit_width=4) if w4 else dict(weight_quant=xq)
         self.net = nn.Sequential(
@@ -193,7 +179,7 @@ class XnorConv(nn.Module):
         super().__init__()
         import brevitas.nn as qnn
         from brevitas.quant import Int8ActPerTensorFixedPoint, SignedBinaryActPerTensorConst
-        xq = _xnor_quant()
+        xq = xnor_weight_quant()
         act = lambda: qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst)  # noqa: E731
         self.inq = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, min_val=-1.0, max_val=1.0 - 2.0 ** -7)
         self.features = nn.Sequential(

@@ -28,7 +28,7 @@ from hwflow import export
 from hwflow.dataflow import lower
 from hwflow.streamline import streamline
 
-from conftest import need_verilator
+from conftest import need_verilator, xnor_weight_quant
 
 warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
 
@@ -62,21 +62,13 @@ def conv_specs(draw):
 
 
 def _weight_quant(spec: dict) -> dict:
-    from brevitas.core.quant import BinaryQuant
-    from brevitas.inject.enum import ScalingImplType, ScalingPerOutputType, StatsOp
     from brevitas.quant import Int8WeightPerChannelFloat, Int8WeightPerTensorFloat, SignedBinaryWeightPerTensorConst
     if spec["w_bits"] > 1:
         q = Int8WeightPerChannelFloat if spec["per_channel"] else Int8WeightPerTensorFloat
         return {"weight_quant": q, "weight_bit_width": spec["w_bits"]}
     if not spec["per_channel"]:
         return {"weight_quant": SignedBinaryWeightPerTensorConst, "weight_scaling_const": 1.0}
-
-    class Xnor(SignedBinaryWeightPerTensorConst):
-        tensor_quant = BinaryQuant
-        scaling_impl_type = ScalingImplType.STATS
-        scaling_stats_op = StatsOp.AVE
-        scaling_per_output_type = ScalingPerOutputType.CHANNEL
-    return {"weight_quant": Xnor}
+    return {"weight_quant": xnor_weight_quant()}
 
 
 def _act(bits: int, signed: bool) -> nn.Module:

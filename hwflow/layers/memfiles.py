@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def hex_words(values: np.ndarray, elem_bits: int) -> list[str]:
-    """Rows of integers -> one hex word per row, element e at bits [e*elem_bits +: elem_bits]
-    (negative values in elem_bits-bit two's complement)."""
+def element_bits(values: np.ndarray, elem_bits: int) -> np.ndarray:
+    """Rows of integers -> rows of bits, element e at bits [e*elem_bits +: elem_bits] (LSB
+    first; negative values in elem_bits-bit two's complement)."""
     values = np.asarray(values, dtype=np.int64)
     rows, elems = values.shape
-    bits = ((values[:, :, None] >> np.arange(elem_bits)) & 1).reshape(rows, elems * elem_bits)
+    return ((values[:, :, None] >> np.arange(elem_bits)) & 1).reshape(rows, elems * elem_bits)
+
+
+def hex_words(values: np.ndarray, elem_bits: int) -> list[str]:
+    """Rows of integers -> one hex word per row, laid out as `element_bits`."""
+    bits = element_bits(values, elem_bits)
+    rows = len(bits)
     pad = (-bits.shape[1]) % 4
     bits = np.concatenate([bits, np.zeros((rows, pad), dtype=np.int64)], axis=1)
     nibbles = (bits.reshape(rows, -1, 4) * np.array([1, 2, 4, 8])).sum(axis=2)[:, ::-1]

@@ -25,7 +25,7 @@ from qonnx.core.datatype import DataType
 
 from hwflow.errors import HwflowError
 from hwflow.layers.base import BIPOLAR, Layer, StreamType, clog2, divisors, int_type
-from hwflow.layers.memfiles import c_array, c_literal, hex_words, row_values
+from hwflow.layers.memfiles import c_array, c_literal, element_bits, hex_words, row_values
 
 
 def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
@@ -261,7 +261,7 @@ class MVAU(Layer):
         # weights[p][nf*SF+sf] bits [s*W_BITS +: W_BITS] = W[nf*PE+p][sf*SIMD+s], the RTL ROM's order split by PE
         wb = self.w_bits
         w = self.weights.astype(np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe * nf * sf, simd)
-        vals = row_values(((w[:, :, None] >> np.arange(wb)) & 1).reshape(pe * nf * sf, simd * wb))
+        vals = row_values(element_bits(w, wb))
         wrows = [[c_literal(v, simd * wb) for v in vals[p * nf * sf:(p + 1) * nf * sf]] for p in range(pe)]
         decls = [f"static const ap_uint<{simd * wb}> {ident}_weights[{pe}][{nf * sf}] = {c_array(wrows)};"]
         thr = self.thresholds is not None
