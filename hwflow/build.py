@@ -154,14 +154,14 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
         with progress.step(f"rtlsim the whole network on {len(hw_bits)} images (random stalls, then full speed)"):
             # the check images' outputs are the lowering check's; only the random inputs are new
             want = np.concatenate([ints, df.execute_hw(hw_bits[len(bits):])])
-            sim = _failing_in(out, check_network, df.layers, out / "rtl", hw_bits, want, opts.stall_seed)
+            sim = _failing_in(out, check_network, df.net, out / "rtl", hw_bits, want, opts.stall_seed)
             verified["rtlsim_vs_dataflow"] = True
             verified["rtlsim_vs_qonnx"] = bool(np.max(np.abs(df.run_tail(sim.outputs[:len(bits)]) - golden))
                                                <= FLOAT_TOL)
     else:
         from hwflow.codegen_rtl import write_rtl
         with progress.step("generate RTL"):
-            write_rtl(df.layers, out / "rtl")
+            write_rtl(df.net, out / "rtl")
     report = make_report(model_path, board, clock, df, sim, verified, progress.times, how, layer_cycles,
                          opts.backend)
     (out / "report.json").write_text(json.dumps(report, indent=1))
@@ -232,7 +232,7 @@ def _hls_steps(df: Dataflow, out: Path, board: Board, clock: float, bits: np.nda
 
     from hwflow.cppsim import CppSim
     with progress.step(f"HLS C++ and its C-simulation on {len(bits)} images"):
-        csim = CppSim(df.layers, out / "hls")
+        csim = CppSim(df.net, out / "hls")
         _expect_equal(csim.run(bits), df.execute_hw(bits), "the HLS C-simulation", out)
         verified["cppsim_vs_dataflow"] = True
         if _shutil.which("vitis_hls"):

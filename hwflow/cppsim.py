@@ -22,6 +22,7 @@ import numpy as np
 from hwflow import rtlsim
 from hwflow.codegen_hls import TOP, write_hls
 from hwflow.errors import HwflowError
+from hwflow.streams import StreamGraph
 
 HLS4ML_PIN = "hls4ml==1.3.0"
 
@@ -120,16 +121,17 @@ def compile_csim(sources: Sequence, exe, *, include_dirs: Iterable = (), defines
 class CppSim:
     """The generated HLS network compiled with g++ (C simulation); mirrors RtlSim."""
 
-    def __init__(self, layers: list, out_dir, *, werror: bool = False):
-        self.layers, self.out_dir = layers, Path(out_dir)
-        self.sources = write_hls(layers, self.out_dir)
+    def __init__(self, layers, out_dir, *, werror: bool = False):
+        self.net, self.out_dir = StreamGraph.of(layers), Path(out_dir)
+        self.layers = self.net.layers
+        self.sources = write_hls(self.net, self.out_dir)
         self.exe = compile_csim([self.out_dir / f"{TOP}_tb.cpp", self.out_dir / f"{TOP}.cpp"],
                                 self.out_dir / "csim" / f"{TOP}_csim", werror=werror)
 
     def run(self, bits: np.ndarray, *, timeout: float | None = None) -> np.ndarray:
         """Input elements [N, first.in_elems] (bits, or integers for a multi-bit first layer)
         -> integers [N, last.out_elems], as RtlSim.run(...).outputs."""
-        first, last = self.layers[0], self.layers[-1]
+        first, last = self.net.first, self.net.last
         bits = np.asarray(bits, dtype=np.int64)
         if bits.ndim != 2 or bits.shape[1] != first.in_elems:
             raise HwflowError(f"CppSim.run: expected inputs of shape [N, {first.in_elems}], got {bits.shape}")

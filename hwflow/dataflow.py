@@ -22,13 +22,13 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from hwflow.errors import HwflowError
 from hwflow.graph import extract, node_label
-from hwflow.layers import MVAU, SWG, MaxPool, layer_from_json
+from hwflow.layers import MVAU, SWG, LabelSelect, MaxPool, Pad, Pool, layer_from_json
 from hwflow.layers.base import BIPOLAR, int_type
 from hwflow.streams import StreamGraph
 
 HEAD_OPS = {"Reshape", "Flatten", "Mul", "Add", "Sub", "Div", "MultiThreshold", "Identity", "Quant", "Round"}
 TAIL_OPS = {"Mul", "Add", "Sub", "Div", "BatchNormalization", "Softmax", "LogSoftmax", "Identity",
-            "Reshape", "Flatten"}
+            "Reshape", "Flatten", "ArgMax"}
 
 
 # elements of the widest intermediate stream held at once by a chunked execution (~32 MB as int64)
@@ -52,9 +52,10 @@ def walk_chunks(net, x: np.ndarray, n: int | None = None):
     for s in range(0, n, step):
         values = {net.inputs[0]: np.asarray(x[s:min(s + step, n)])}
         for layer in net.layers:
-            y = values.pop(net.ins(layer)[0])
-            out = values[net.outs(layer)[0]] = layer.execute(y)
-            yield s, layer, y, out
+            ys = [values.pop(i) for i in net.ins(layer)]
+            outs = layer.run(ys)
+            values.update(zip(net.outs(layer), outs))
+            yield s, layer, ys[0], outs[0]
 
 
 def execute_chunked(net, x: np.ndarray) -> np.ndarray:
@@ -216,11 +217,24 @@ def _activation(model: ModelWrapper, mt) -> dict:
     return {"thresholds": t.astype(np.int64), "out_act": act, "out_bias": int(bias.f) if bias is not None else 0}
 
 
+def _is_pm_decode(model: ModelWrapper, n) -> bool:
+    """One of the two nodes (Mul, Add) that turn bits b into 2b - 1 (typed BIPOLAR): the
+    hardware keeps streaming the bits."""
+    bip = DataType["BIPOLAR"]
+    if n.op_type == "Add":
+        return model.get_tensor_datatype(n.output[0]) == bip
+    nxt = model.find_consumers(n.output[0]) or []
+    return n.op_type == "Mul" and len(nxt) == 1 and nxt[0].op_type == "Add" and \
+        model.get_tensor_datatype(nxt[0].output[0]) == bip
+
+
 class _Lowering:
-    """Walks a streamlined graph from the hardware input to the last matrix product."""
+    """Walks a streamlined graph from the hardware input to the last matrix product, keeping
+    the current stream's shape (C, H, W) and hardware element type."""
 
     def __init__(self, model: ModelWrapper):
         self.model, self.layers, self.flatten = model, [], None
+        self.shape, self.elem = None, None
 
     def run(self) -> list:
         m = self.model
@@ -237,34 +251,57 @@ class _Lowering:
                 if last:
                     raise HwflowError(f"{node_label(node)}: a convolution as the last layer is not supported; "
                                       "end the network with a QuantLinear")
-                self._conv(node, mt, f"mvau{len(self.mvaus)}")
-                self._between(mt.output[0], hw_nodes[i + 1])
+                self._conv(node, mt)
             else:
                 self._fc(node, None if last else mt)
-                if not last:
-                    self._between(mt.output[0], hw_nodes[i + 1])
+            if not last:
+                self.elem = self.layers[-1].out_dtype
+                self._between(mt.output[0], hw_nodes[i + 1])
         return self.layers
 
     @property
     def mvaus(self):
         return [lay for lay in self.layers if isinstance(lay, MVAU)]
 
-    def _conv(self, node, mt, name):
+    def _input_elem(self, tensor: str) -> DataType:
+        """The hardware element type of an integer product's input."""
+        if self.elem is not None:
+            return self.elem
+        dt = self.model.get_tensor_datatype(tensor)
+        return BIPOLAR if dt.bitwidth() == 1 else int_type(dt.bitwidth(), dt.signed())
+
+    def _pad(self, pads, value: int, out: DataType | None = None) -> None:
+        c, h, w = self.shape
+        pad = Pad(f"pad{len(self.layers)}", h, w, c, tuple(pads), self.elem, out or self.elem, value)
+        self.layers.append(pad)
+        self.shape, self.elem = (c, pad.ofm_h, pad.ofm_w), pad.out_dtype
+
+    def _windows(self, k: int, stride: int) -> SWG:
+        c, h, w = self.shape
+        swg = SWG(f"swg{len(self.layers)}", h, c, k, stride, 1, self.elem, ifm_width=w)
+        self.layers.append(swg)
+        return swg
+
+    def _conv(self, node, mt):
+        from hwflow.streamline import conv_geometry
         m = self.model
         w = m.get_initializer(node.input[1])                       # [OC, IC, K, K], integers
         oc, ic, k, _ = w.shape
-        _, _, dim, _ = m.get_tensor_shape(node.input[0])
-        dt = m.get_tensor_datatype(node.input[0])
-        bits = 1 if dt.name == "BIPOLAR" else dt.bitwidth()
+        _, stride, pads = conv_geometry(node)
+        self.elem = self._input_elem(node.input[0])
+        self.shape = tuple(m.get_tensor_shape(node.input[0])[1:])
+        if any(pads):  # zeros: +-1 bits become {-1, 0, +1} integers
+            self._pad(pads, 0, int_type(2, True) if self.elem == BIPOLAR else self.elem)
+        elem = self.elem
         wts = _hw_weights(w.transpose(0, 2, 3, 1).reshape(oc, -1))   # columns in (ky, kx, ic)
         act = _activation(m, mt)
         mw = wts["weights"].shape[1]
-        if bits == 1 and wts["w_dtype"] == BIPOLAR:  # the graph thresholds dot = 2*pc - MW; XNOR counts pc
+        if elem == BIPOLAR and wts["w_dtype"] == BIPOLAR:  # the graph thresholds dot = 2*pc - MW; XNOR counts pc
             act["thresholds"] = np.clip(np.ceil((act["thresholds"] + mw) / 2), 0, mw + 1).astype(np.int64)
-        elem = dt if bits == 1 else int_type(bits, dt.signed())
-        swg = SWG(f"swg{len(self.mvaus)}", dim, ic, k, 1, 1, elem)
-        self.layers += [swg, MVAU(name, in_dtype=elem, vectors=swg.ofm_dim ** 2, simd_base=ic, **wts, **act)]
-        self.shape = (oc, swg.ofm_dim, swg.ofm_dim)
+        swg = self._windows(k, stride or 1)
+        self.layers.append(MVAU(f"mvau{len(self.mvaus)}", in_dtype=elem, vectors=swg.windows, simd_base=ic,
+                                **wts, **act))
+        self.shape = (oc, swg.ofm_h, swg.ofm_w)
 
     def _fc(self, node, mt):
         m = self.model
@@ -284,7 +321,8 @@ class _Lowering:
         self.layers.append(MVAU(f"mvau{len(self.mvaus)}", in_dtype=in_dtype, **wts, **act))
 
     def _between(self, tensor, target):
-        """Max-pools and flattens between two matrix products; anything else is refused."""
+        """Pads, poolings and flattens between two matrix products; anything else is refused."""
+        from hwflow.streamline import pad_spec, pool_window, sum_pool_output
         m = self.model
         while True:
             nxt = m.find_consumers(tensor) or []
@@ -294,26 +332,80 @@ class _Lowering:
             if n is target:
                 return
             if n.op_type == "MaxPool":
-                dt = m.get_tensor_datatype(n.input[0])
-                elem = BIPOLAR if dt.bitwidth() == 1 else int_type(dt.bitwidth(), dt.signed())
-                attr = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-                ks, st = list(attr.get("kernel_shape")), list(attr.get("strides", attr.get("kernel_shape")))
-                if ks[0] != ks[1] or st != ks or any(attr.get("pads", [0])) or attr.get("ceil_mode", 0):
-                    raise HwflowError(f"{node_label(n)}: only square max-pools with stride = size and no "
-                                      "padding are supported")
-                c, dim, _ = self.shape
-                pool = MaxPool(f"pool{len(self.mvaus) - 1}", dim, c, ks[0], dtype=elem)
-                self.layers.append(pool)
-                self.shape = (c, pool.ofm_dim, pool.ofm_dim)
+                self._maxpool(n)
+            elif n.op_type == "Pad" and pad_spec(m, n) is not None and self.shape is not None:
+                pads, v = pad_spec(m, n)
+                if m.get_tensor_datatype(n.input[0]).name == "BINARY":
+                    self._pad(pads, 2 * int(v) - 1)                     # bits padded with bits
+                elif m.get_tensor_datatype(n.input[0]) == BIPOLAR:
+                    self._pad(pads, 0, int_type(2, True))              # +-1 padded with zeros
+                else:
+                    self._pad(pads, int(v))
+            elif n.op_type == "ReduceSum" and self.shape is not None:
+                c, h, w = self.shape
+                self._sum_pool(1, h * w)
+                self.shape = (c, 1, 1)
+            elif sum_pool_output(m, n) is not None and self.shape is not None:
+                kk, _ = pool_window(m, n)
+                from hwflow.streamline import conv_geometry
+                k, stride, _ = conv_geometry(n)
+                swg = self._windows(k, stride or k)
+                self._sum_pool(swg.windows, kk)
+                self.shape = (self.shape[0], swg.ofm_h, swg.ofm_w)
+                n = m.find_producer(sum_pool_output(m, n))        # continue after the Round
             elif n.op_type in ("Flatten", "Reshape"):
-                if getattr(self, "shape", None) is not None:
+                if self.shape is not None:
                     self.flatten = self.shape
                     self.shape = None
-            elif n.op_type in ("Mul", "Add") and m.get_tensor_datatype(target.input[0]) == BIPOLAR:
+            elif n.op_type in ("Mul", "Add") and (_is_pm_decode(m, n) or
+                                                   m.get_tensor_datatype(target.input[0]) == BIPOLAR):
                 pass  # the +-1 decode in front of an integer product: the hardware reads the bits
             else:
                 raise HwflowError(f"unsupported op between layers: {node_label(n)}")
             tensor = n.output[0]
+
+    def _sum_pool(self, windows: int, kk: int) -> None:
+        pool = Pool(f"pool{len(self.layers)}", windows, kk, self.shape[0], "sum", 1, self.elem)
+        self.layers.append(pool)
+        self.elem = pool.out_dtype
+
+    def _maxpool(self, n) -> None:
+        """A max-pool: the line-buffered core when its stride is its size and it has no padding,
+        else padding with the lowest element, a window generator and a window max."""
+        from hwflow.streamline import conv_geometry
+        attr = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        ks = list(attr.get("kernel_shape"))
+        k, stride, pads = conv_geometry(n)
+        c, h, w = self.shape
+        strides = list(attr.get("strides", [1, 1]))
+        if ks[0] != ks[1] or strides[0] != strides[1] or any(d != 1 for d in attr.get("dilations", [1, 1])) or \
+                any(p >= k for p in pads) or stride > k:
+            raise HwflowError(f"{node_label(n)}: unsupported max-pool (kernel {ks}, strides {strides}, pads "
+                              f"{pads}); hwflow supports square kernels, equal strides up to the kernel size and "
+                              "pads smaller than the kernel")
+        if attr.get("ceil_mode", 0):  # extra rows/columns at the end, as PyTorch counts them
+            pads = [pads[0], pads[1], pads[2] + _ceil_extra(h, k, stride, pads[0], pads[2]),
+                    pads[3] + _ceil_extra(w, k, stride, pads[1], pads[3])]
+        if stride == k and not any(pads):
+            pool = MaxPool(f"pool{len(self.layers)}", h, c, k, dtype=self.elem, ifm_width=w)
+            self.layers.append(pool)
+            self.shape = (c, pool.ofm_h, pool.ofm_w)
+            return
+        if any(pads):
+            self._pad(pads, -1 if self.elem == BIPOLAR else int(self.elem.min()))
+        swg = self._windows(k, stride)
+        self.layers.append(Pool(f"pool{len(self.layers)}", swg.windows, k * k, c, "max", 1, self.elem))
+        self.shape = (c, swg.ofm_h, swg.ofm_w)
+
+
+def _ceil_extra(size: int, k: int, stride: int, lo: int, hi: int) -> int:
+    """Padding ceil_mode adds at the end of an axis (PyTorch: the last window must start
+    inside the image or its leading padding)."""
+    span = size + lo + hi - k
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + lo:
+        out -= 1
+    return max(0, (out - 1) * stride + k - (size + lo + hi))
 
 
 def lower(model: ModelWrapper) -> Dataflow:
@@ -334,15 +426,69 @@ def lower(model: ModelWrapper) -> Dataflow:
         if n.op_type not in TAIL_OPS:
             raise HwflowError(f"unsupported op after the last layer: {node_label(n)}")
     in_shape = tuple(model.get_tensor_shape(inp))[1:]
+    argmax = _argmax_after(model, hw_nodes[-1])
+    if argmax is not None:  # the label on chip: the stream carries one index per image
+        layers.append(LabelSelect("labels", layers[-1].mh, layers[-1].out_dtype))
+        return Dataflow(StreamGraph.chain(layers), head, _label_tail(model, argmax), in_shape)
     if hw_nodes[-1].op_type == "XnorPopcountMatMul":
         # the tail starts from the last popcount pc; the hardware outputs 2*pc - MW
         return Dataflow(StreamGraph.chain(layers), head, tail, in_shape, 0.5, layers[-1].mw / 2)
     return Dataflow(StreamGraph.chain(layers), head, tail, in_shape)  # the dot product itself
 
 
+def _argmax_after(model: ModelWrapper, last):
+    """The ArgMax that ends the model over the last product's classes when every op between
+    them is increasing and alike for all classes (a positive scalar scale, a scalar offset,
+    softmax), so the largest integer gives the label; else None."""
+    t = last.output[0]
+    while (nxt := model.find_consumers(t) or []) and len(nxt) == 1:
+        n = nxt[0]
+        const = next((model.get_initializer(i) for i in n.input[1:] if model.get_initializer(i) is not None), None)
+        scalar = const is not None and np.asarray(const).size == 1 and n.input[0] == t
+        if n.op_type == "ArgMax":
+            attr = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+            rank = len(model.get_tensor_shape(t))
+            ok = attr.get("axis", 0) % rank == rank - 1 and not attr.get("select_last_index", 0)
+            return n if ok and n.output[0] == model.graph.output[0].name else None
+        if n.op_type in ("Mul", "Div") and scalar and float(np.asarray(const).reshape(())) > 0:
+            pass
+        elif n.op_type in ("Add", "Sub") and scalar:
+            pass
+        elif n.op_type in ("Softmax", "LogSoftmax", "Identity", "Flatten"):
+            pass
+        else:
+            return None
+        t = n.output[0]
+    return None
+
+
+def _label_tail(model: ModelWrapper, argmax) -> ModelWrapper:
+    """The host tail after an on-chip label select: the index as the ArgMax gives it."""
+    from onnx import TensorProto
+    keep = next((helper.get_attribute_value(a) for a in argmax.attribute if a.name == "keepdims"), 1)
+    out = argmax.output[0]
+    inp = helper.make_tensor_value_info("label", TensorProto.FLOAT, [1, 1])
+    shape = model.make_new_valueinfo_name()
+    nodes, inits = [helper.make_node("Identity", ["label"], [out])], []
+    if not keep:
+        nodes = [helper.make_node("Reshape", ["label", shape], [out])]
+        inits = [helper.make_tensor(shape, TensorProto.INT64, [1], [-1])]
+    graph = helper.make_graph(nodes, "tail", [inp], [helper.make_tensor_value_info(out, TensorProto.FLOAT,
+                                                                                    [1] if not keep else [1, 1])],
+                              initializer=inits)
+    return ModelWrapper(helper.make_model(graph, opset_imports=list(model.model.opset_import))).transform(InferShapes())
+
+
 def _check_all_binary(model: ModelWrapper) -> None:
     """Every matrix product must have become an integer one; say why one did not."""
-    from hwflow.streamline import MAX_WEIGHT_BITS, _conv_check, int_weights
+    from hwflow.streamline import MAX_WEIGHT_BITS, _conv_check, int_weights, pad_spec
+    for n in model.graph.node:
+        if n.op_type == "Pad" and pad_spec(model, n) is None:
+            mode = next((a.s.decode() for a in n.attribute if a.name == "mode"), "constant")
+            what = f"{mode} padding" if mode != "constant" else "padding of the batch or channel axes (or by a " \
+                                                               "computed amount)"
+            raise HwflowError(f"{node_label(n)}: {what} is not supported; hwflow pads height and width with a "
+                              "constant (zeros or an activation value)")
     for n in model.graph.node:
         if n.op_type not in ("MatMul", "Gemm", "Conv") or _is_hw_node(model, n):
             continue
@@ -360,7 +506,10 @@ def _check_all_binary(model: ModelWrapper) -> None:
         what = node_label(prod) if prod is not None else "the graph input"
         raise HwflowError(f"{node_label(n)}: input is not a quantized activation (it comes from {what}); "
                           f"put a QuantIdentity (1 to {MAX_ACT_BITS} bits) before every {what_layer}")
+    from hwflow.streamline import sum_pool_output
     for n in model.graph.node:
+        if sum_pool_output(model, n) is not None:
+            continue  # an average pooling made a sum
         input_quant = n.op_type == "Quant" and model.get_initializer(n.input[0]) is None and any(
             c.op_type == "Mul" for c in model.find_consumers(n.output[0]) or [])
         if n.op_type in ("Quant", "BipolarQuant", "Relu", "Sigmoid", "Tanh", "HardTanh", "Clip",

@@ -24,7 +24,7 @@ from onnx import helper, numpy_helper
 from hwflow.errors import HwflowError
 
 _HOST_OPS = {"Identity", "Flatten", "Reshape", "Mul", "Add", "Sub", "Div", "MultiThreshold",
-             "BatchNormalization", "Softmax", "LogSoftmax", "Quant", "Round"}
+             "BatchNormalization", "Softmax", "LogSoftmax", "Quant", "Round", "ArgMax"}
 
 
 def _program(model, prefix: str, consts: dict) -> dict:

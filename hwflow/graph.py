@@ -92,9 +92,11 @@ def extract(model: ModelWrapper, inputs: list[str], outputs: list[str]) -> Model
     needed = {i for n in nodes for i in n.input if i and is_const(model, i)}
     inits = [onnx.numpy_helper.from_array(model.get_initializer(t), t) for t in sorted(needed)]
 
-    def vinfo(name):
+    declared = {v.name: v.type.tensor_type.elem_type for v in [*model.graph.output, *model.graph.value_info]}
+
+    def vinfo(name):  # float, unless the model declares another type (ArgMax gives int64)
         shape = model.get_tensor_shape(name)
-        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+        return helper.make_tensor_value_info(name, declared.get(name) or TensorProto.FLOAT, shape)
 
     graph = helper.make_graph(
         [onnx.NodeProto.FromString(n.SerializeToString()) for n in nodes], "part",

@@ -15,6 +15,7 @@ import numpy as np
 
 from hwflow import rtlsim
 from hwflow.codegen_rtl import write_rtl
+from hwflow.streams import StreamGraph
 
 
 @dataclass
@@ -32,22 +33,23 @@ class SimResult:
 
 
 class RtlSim:
-    """A compiled Verilator model of a chain of layers (one layer or a whole network)."""
+    """A compiled Verilator model of a stream graph (one layer, a chain or a whole network)."""
 
-    def __init__(self, layers: list, rtl_dir: Path, top: str = "hwflow_top",
+    def __init__(self, layers, rtl_dir: Path, top: str = "hwflow_top",
                  obj_dir: Path | None = None, write: bool = True, sources: list[str] | None = None,
                  jobs: int = 2):
         """write=False uses the RTL already in rtl_dir: `sources`, or every hwflow_*.v there."""
-        self.layers, self.rtl_dir, self.top = layers, Path(rtl_dir), top
+        self.net, self.rtl_dir, self.top = StreamGraph.of(layers), Path(rtl_dir), top
+        self.layers = self.net.layers
         if write:
-            self.sources = write_rtl(layers, self.rtl_dir, top)
+            self.sources = write_rtl(self.net, self.rtl_dir, top)
         else:
             self.sources = sources or [p.name for p in sorted(self.rtl_dir.glob("hwflow_*.v"))]
         self.obj_dir = Path(obj_dir) if obj_dir else self.rtl_dir / f"obj_{top}"
         self.exe = rtlsim.build_sim(self.rtl_dir, top, self.sources, self.obj_dir, jobs=jobs)
 
     def run(self, bits: np.ndarray, *, seed: int = 0, p_in: float = 1.0, p_out: float = 1.0) -> SimResult:
-        first, last = self.layers[0], self.layers[-1]
+        first, last = self.net.first, self.net.last
         bits = np.asarray(bits, dtype=np.int64)
         n = len(bits)
         beats = rtlsim.pack_beats(bits, first.in_elem_bits, first.in_epb)
@@ -102,10 +104,10 @@ def simulate_build(build_dir: Path, x: np.ndarray, *, raw: bool = False, stalls:
     clock = report["clock_mhz"]
     if mode == "cppsim":  # the HLS C++ compiled with g++: outputs only, no cycles
         from hwflow.cppsim import CppSim
-        outputs = CppSim(df.layers, build_dir / "hls").run(df.run_head(x))
+        outputs = CppSim(df.net, build_dir / "hls").run(df.run_head(x))
         info = {"cycles_per_image": float("nan"), "latency_cycles": 0, "clock_mhz": clock, "images_per_s": float("nan")}
     elif mode == "rtlsim":
-        rtl = RtlSim(df.layers, build_dir / "rtl", write=False)
+        rtl = RtlSim(df.net, build_dir / "rtl", write=False)
         p = 0.7 if stalls else 1.0
         res = rtl.run(df.run_head(x), seed=1, p_in=p, p_out=p)
         outputs = res.outputs

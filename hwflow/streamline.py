@@ -340,9 +340,19 @@ def _integer_producer(model: ModelWrapper, node):
 def _int_range(model: ModelWrapper, tensor: str) -> tuple:
     """(lowest, highest) value of an integer tensor: the levels of the quantizer or the
     thresholding that made it (a narrow INT2 is -1..1, not INT2's -2..1), else its DataType's."""
-    t = tensor
-    while (prod := model.find_producer(t)) is not None and prod.op_type in LAYOUT_OPS:
+    t, extra = tensor, []
+    while (prod := model.find_producer(t)) is not None and prod.op_type in (*LAYOUT_OPS, "Pad"):
+        if prod.op_type == "Pad":
+            spec = pad_spec(model, prod)
+            if spec is None:
+                break
+            extra.append(spec[1])
         t = prod.input[0]
+    lo, hi = _levels_range(model, t, prod)
+    return min([lo, *extra]), max([hi, *extra])
+
+
+def _levels_range(model: ModelWrapper, tensor: str, prod) -> tuple:
     if prod is not None and prod.op_type == "MultiThreshold" and _mt_dtype(prod) != "BINARY":
         lo = _attr(prod, "out_bias", 0.0)
         return lo, lo + model.get_initializer(prod.input[1]).shape[1]
@@ -544,6 +554,19 @@ def _scale(model: ModelWrapper, ints: str, s, out: str, name: str) -> list:
     return [helper.make_node("Mul", [ints, sname], [out], name=name + "_rescale")]
 
 
+# largest square kernel and stride the window generator is tested with
+MAX_KERNEL = 7
+
+
+def conv_geometry(node) -> tuple[int, int, list[int]]:
+    """(kernel, stride, pads [top, left, bottom, right]) of a square Conv or pooling node."""
+    attr = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    k = list(attr.get("kernel_shape", [0, 0]))
+    st = list(attr.get("strides", [1, 1]))
+    p = list(attr.get("pads", [0, 0, 0, 0]))
+    return k[0], st[0], [p[0], p[1], p[2], p[3]]
+
+
 def _conv_check(model: ModelWrapper, node) -> None:
     attr = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     problems = []
@@ -551,16 +574,23 @@ def _conv_check(model: ModelWrapper, node) -> None:
         problems.append(f"group={attr['group']}")
     if any(d != 1 for d in attr.get("dilations", [1, 1])):
         problems.append(f"dilations={list(attr['dilations'])}")
-    if any(p != 0 for p in attr.get("pads", [0, 0, 0, 0])) or attr.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID"):
-        problems.append(f"padding (pads={list(attr.get('pads', []))})")
-    if any(st != 1 for st in attr.get("strides", [1, 1])):
-        problems.append(f"strides={list(attr['strides'])}")
-    k = attr.get("kernel_shape", model.get_initializer(node.input[1]).shape[2:])
+    if attr.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID"):
+        problems.append(f"auto_pad={attr['auto_pad'].decode()} (export explicit pads)")
+    k = list(attr.get("kernel_shape", model.get_initializer(node.input[1]).shape[2:]))
+    st = list(attr.get("strides", [1, 1]))
     if k[0] != k[1]:
-        problems.append(f"non-square kernel {list(k)}")
+        problems.append(f"non-square kernel {k}")
+    elif not 1 <= k[0] <= MAX_KERNEL:
+        problems.append(f"kernel {k[0]}x{k[0]} (at most {MAX_KERNEL}x{MAX_KERNEL})")
+    if st[0] != st[1] or not 1 <= st[0] <= k[0]:
+        problems.append(f"strides={st} (equal strides, at most the kernel size)")
+    pads = list(attr.get("pads", [0, 0, 0, 0]))
+    if any(pd >= k[0] for pd in pads):
+        problems.append(f"pads={pads} (each smaller than the kernel)")
     if problems:
         raise HwflowError(f"{node_label(node)}: unsupported convolution feature: {', '.join(problems)}; "
-                          "hwflow supports square kernels, stride 1, no padding, no dilation, no groups")
+                          f"hwflow supports square kernels up to {MAX_KERNEL}x{MAX_KERNEL}, strides up to the "
+                          "kernel size, zero padding, no dilation, no groups")
 
 
 def _pm_decode(model: ModelWrapper, bits: str, name: str) -> tuple[str, list]:
@@ -670,6 +700,150 @@ class MatMulToInt(Transformation):
         return model, False
 
 
+def pad_spec(model: ModelWrapper, node):
+    """A constant Pad of the two spatial axes of an NCHW tensor as ([top, left, bottom, right],
+    value), or None if it is another kind of Pad."""
+    if node.op_type != "Pad" or _attr(node, "mode", b"constant") not in (b"constant", "constant"):
+        return None
+    pads = model.get_initializer(node.input[1]) if len(node.input) > 1 else None
+    has_axes = len(node.input) > 3 and node.input[3]
+    value = model.get_initializer(node.input[2]) if len(node.input) > 2 and node.input[2] else np.float32(0)
+    if pads is None or value is None or has_axes or len(pads) != 8:
+        return None
+    begin, end = [int(v) for v in pads[:4]], [int(v) for v in pads[4:]]
+    if any(begin[:2]) or any(end[:2]):
+        return None
+    return [begin[2], begin[3], end[2], end[3]], float(np.asarray(value).reshape(()))
+
+
+def _pad_node(model: ModelWrapper, node, data: str, value: float, out: str):
+    """A copy of Pad `node` on `data` with a new constant `value`."""
+    vname = model.make_new_valueinfo_name()
+    model.set_initializer(vname, np.array(value, dtype=np.float32))
+    return helper.make_node("Pad", [data, node.input[1], vname], [out], mode="constant", name=node.name)
+
+
+class SinkPad(Transformation):
+    """Constant padding of activations -> padding of the bits or integers they stand for.
+
+    Pad(2bs - s, +-s) pads the bits b with 1 / 0.  Pad(2bs - s, 0) (a zero is neither bit)
+    pads the +-1 values 2b - 1 with 0: a {-1, 0, +1} INT2 tensor, times s.  Pad(q*s, v)
+    pads the levels q with v/s, which must be an integer in their type."""
+
+    def apply(self, model):
+        for node in model.graph.node:
+            spec = pad_spec(model, node)
+            if spec is None or single_consumer(model, node.input[0]) is not node:
+                continue
+            v = spec[1]
+            src, ints = _bits_source(model, node.input[0]), _int_source(model, node.input[0])
+            moved = model.make_new_valueinfo_name()
+            if src is not None:
+                b, s = src
+                if np.isclose(abs(v), s):
+                    new = [_pad_node(model, node, b, float(v > 0), moved), *_decode(model, moved, s, node.output[0],
+                                                                                    node.name)]
+                    dt = DataType["BINARY"]
+                elif v == 0:
+                    pm, new = _pm_decode(model, b, node.name)
+                    new += [_pad_node(model, node, pm, 0.0, moved), *_scale(model, moved, s, node.output[0], node.name)]
+                    dt = DataType["INT2"]
+                else:
+                    raise HwflowError(f"{node_label(node)}: pad value {v:g} is neither 0 nor one of the "
+                                      f"activation's values (+-{s:g})")
+            elif ints is not None:
+                q, s = ints
+                dt = model.get_tensor_datatype(q)
+                level = 0.0 if v == 0 else v / s if np.ndim(s) == 0 else np.nan
+                if not (np.isfinite(level) and level == np.round(level) and dt.allowed(level)):
+                    raise HwflowError(f"{node_label(node)}: pad value {v:g} is not a level of the {dt.name} "
+                                      "activation before it (pad with 0 or one of its values)")
+                new = [_pad_node(model, node, q, level, moved), *_scale(model, moved, s, node.output[0], node.name)]
+            else:
+                continue
+            replace_nodes(model, [node], new)
+            model.set_tensor_datatype(moved, dt)
+            remove_dead_nodes(model)
+            return model, True
+        return model, False
+
+
+def pool_window(model: ModelWrapper, node):
+    """An average pooling node as (positions per window, whole image?), or None: ReduceMean
+    or GlobalAveragePool over H and W, or AveragePool without padding."""
+    shape = model.get_tensor_shape(node.input[0])
+    if shape is None or len(shape) != 4:
+        return None
+    if node.op_type == "GlobalAveragePool":
+        return shape[2] * shape[3], True
+    if node.op_type == "ReduceMean":
+        axes = model.get_initializer(node.input[1]) if len(node.input) > 1 else _attr(node, "axes", None)
+        if axes is None or sorted(int(a) % 4 for a in np.asarray(axes).reshape(-1)) != [2, 3]:
+            return None
+        return shape[2] * shape[3], True
+    if node.op_type == "AveragePool":
+        k, st, pads = conv_geometry(node)
+        ks = _attr(node, "kernel_shape", [0, 0])
+        if ks[0] != ks[1] or any(pads) or _attr(node, "ceil_mode", 0):
+            return None
+        return k * k, False
+    return None
+
+
+def sum_pool_output(model: ModelWrapper, node):
+    """For an AveragePool that PoolToSum turned into a sum (AveragePool -> Mul(kk) -> Round),
+    the tensor of sums; else None."""
+    mul = single_consumer(model, node.output[0]) if node.op_type == "AveragePool" else None
+    rnd = single_consumer(model, mul.output[0]) if mul is not None and mul.op_type == "Mul" else None
+    if rnd is None or rnd.op_type != "Round" or model.get_tensor_datatype(rnd.output[0]).name == "FLOAT32":
+        return None
+    return rnd.output[0]
+
+
+class PoolToSum(Transformation):
+    """Average pooling of +-s bits or s*integers -> integer sums (the hardware adds), then one
+    scale s/kk that the next layer folds: GlobalAveragePool / ReduceMean over H, W becomes
+    ReduceSum; AveragePool becomes AveragePool * kk, rounded (exact: the sums are integers)."""
+
+    def apply(self, model):
+        from hwflow.layers.pool import sum_type
+        for node in model.graph.node:
+            win = pool_window(model, node)
+            if win is None or sum_pool_output(model, node) is not None:
+                continue
+            kk, whole = win
+            src, ints = _bits_source(model, node.input[0]), _int_source(model, node.input[0])
+            if src is not None:
+                data, new = _pm_decode(model, src[0], node.name)
+                dt, s = DataType["BIPOLAR"], src[1]
+            elif ints is not None:
+                (data, s), new = ints, []
+                dt = model.get_tensor_datatype(data)
+            else:
+                continue
+            sums = model.make_new_valueinfo_name()
+            if whole:
+                axes = model.make_new_valueinfo_name()
+                model.set_initializer(axes, np.array([2, 3], dtype=np.int64))
+                new.append(helper.make_node("ReduceSum", [data, axes], [sums], keepdims=_attr(node, "keepdims", 1),
+                                            name=node.name))
+            else:
+                avg, scaled, kname = (model.make_new_valueinfo_name() for _ in range(3))
+                model.set_initializer(kname, np.array(kk, dtype=np.float32))
+                pool = helper.make_node("AveragePool", [data], [avg], name=node.name)
+                pool.attribute.extend(node.attribute)
+                new += [pool, helper.make_node("Mul", [avg, kname], [scaled], name=node.name + "_kk"),
+                        helper.make_node("Round", [scaled], [sums], name=node.name + "_sum")]
+            if np.ndim(s) and not _attr(node, "keepdims", 1):
+                continue  # per-channel scales [1, C, 1, 1] do not broadcast over [N, C]
+            new += _scale(model, sums, np.asarray(s, dtype=np.float32) / kk, node.output[0], node.name)
+            replace_nodes(model, [node], new)
+            model.set_tensor_datatype(sums, sum_type(dt, kk))
+            remove_dead_nodes(model)
+            return model, True
+        return model, False
+
+
 def _int_source(model: ModelWrapper, tensor: str):
     """If `tensor` is q*s for integer levels q (as QuantActToInt writes them, possibly moved
     by SinkDecode or thresholded by FoldThresholds): (q, s), else None."""
@@ -689,8 +863,9 @@ def _scalar_or_array(s):
     return float(s.reshape(())) if s.size == 1 else s
 
 
-PASSES = (FoldWeightQuantizers, ReshapeToFlatten, QuantActToInt, BipolarActToBits, SinkDecode,
-          ConvToInt, MatMulToXnor, MatMulToInt, FoldThresholds)
+# SinkDecode runs again after PoolToSum: a flatten after a pooling moves onto the sums
+PASSES = (FoldWeightQuantizers, ReshapeToFlatten, QuantActToInt, BipolarActToBits, SinkDecode, SinkPad,
+          PoolToSum, SinkDecode, ConvToInt, MatMulToXnor, MatMulToInt, FoldThresholds)
 
 
 def streamline(model: ModelWrapper) -> ModelWrapper:

@@ -1,10 +1,11 @@
 """The hardware network as a graph of named streams between layers.
 
-Every layer reads input streams and writes output streams by name; the graph's own
-inputs and outputs are streams without a producer / consumer.  The stitcher, the FIFO
-and width-converter insertion and the simulators walk this graph.  Today's networks
-are chains (`StreamGraph.chain`); fan-out, adds and concatenations are further layers
-with more than one stream on a side, in the same graph.
+Every layer reads input streams and writes output streams by name (one per port, in port
+order); the graph's own input and output are streams without a producer / consumer.  Every
+other stream has exactly one producer and one consumer: fan-out is an explicit layer (Dup),
+as are adds and concatenations, with more than one stream on a side.  Layers are kept in
+topological order.  The stitcher, the FIFO and width-converter insertion and the
+simulators walk this graph.
 """
 
 from __future__ import annotations
@@ -37,13 +38,22 @@ class StreamGraph:
         if len(set(names)) != len(names):
             raise HwflowError(f"layer names must be distinct: {names}")
         seen: set[str] = set(self.inputs)
+        readers: dict[str, str] = {}
         for lay in self.layers:
             ins, outs = self.wires[lay.name]
-            if len(ins) != 1 or len(outs) != 1:
-                raise HwflowError(f"layer {lay.name}: only one input and one output stream are supported")
+            if len(ins) != len(lay.in_types) or len(outs) != len(lay.out_types):
+                raise HwflowError(f"layer {lay.name}: {len(ins)} input and {len(outs)} output streams wired, "
+                                  f"its kind has {len(lay.in_types)} and {len(lay.out_types)}")
             missing = [s for s in ins if s not in seen]
             if missing:
                 raise HwflowError(f"layer {lay.name} reads {missing} before any layer writes it")
+            for s in ins:
+                if s in readers:
+                    raise HwflowError(f"stream {s} is read by {readers[s]} and {lay.name}: fan-out needs a Dup layer")
+                readers[s] = lay.name
+            twice = [s for s in outs if s in seen]
+            if twice:
+                raise HwflowError(f"layer {lay.name} writes {twice}, which another layer writes")
             seen.update(outs)
 
     # --- structure ----------------------------------------------------------------
@@ -80,12 +90,19 @@ class StreamGraph:
         """The layer that writes the network's output stream."""
         return self.producer(self.outputs[0])
 
-    def stream_type(self, stream: str) -> StreamType:
+    def port(self, stream: str) -> tuple[Layer | None, int, Layer | None, int]:
+        """(producer, its output port, consumer, its input port) of a stream (None, -1 at the edges)."""
         prod = self.producer(stream)
-        return prod.out_type if prod is not None else self.consumers(stream)[0].in_type
+        cons = self.consumers(stream)
+        return (prod, self.outs(prod).index(stream) if prod else -1,
+                cons[0] if cons else None, self.ins(cons[0]).index(stream) if cons else -1)
+
+    def stream_type(self, stream: str) -> StreamType:
+        prod, i, cons, j = self.port(stream)
+        return prod.out_types[i] if prod is not None else cons.in_types[j]
 
     def neighbours(self, layer: Layer) -> tuple[Layer | None, Layer | None]:
-        """(producer of its input, the consumer of its output), None at the network's edges."""
+        """(producer of its first input, the consumer of its first output), None at the network's edges."""
         cons = self.consumers(self.outs(layer)[0])
         return self.producer(self.ins(layer)[0]), (cons[0] if cons else None)
 
@@ -96,13 +113,18 @@ class StreamGraph:
                 for cons in self.consumers(s):
                     yield s, lay, cons
 
+    def edge_types(self, stream: str) -> tuple[StreamType, StreamType]:
+        """The stream's type as its producer writes it and as its consumer reads it."""
+        prod, i, cons, j = self.port(stream)
+        return prod.out_types[i], cons.in_types[j]
+
     # --- checks -------------------------------------------------------------------
     def check(self) -> None:
         """Every layer's folding is valid and every stream's two ends agree on what it carries."""
         for lay in self.layers:
             lay.check_folding()
         for s, prod, cons in self.edges():
-            a, b = prod.out_type, cons.in_type
+            a, b = self.edge_types(s)
             if a.dtype != b.dtype:
                 raise HwflowError(f"layer {prod.name} writes {a.dtype.name} elements on {s} but {cons.name} "
                                   f"reads {b.dtype.name}")
@@ -119,7 +141,18 @@ class StreamGraph:
 
     # --- folding ------------------------------------------------------------------
     def tie_widths(self) -> None:
-        """Layers without a folding of their own take it from their neighbours."""
-        for lay in self.layers:
-            if not lay.fold_choices():
+        """Layers without a folding of their own take it from their neighbours, repeated
+        until it settles (a run of such layers passes a width along)."""
+        followers = [lay for lay in self.layers if not lay.fold_choices()]
+        for _ in range(len(followers) + 1):
+            before = [(lay.in_epb, lay.out_epb) for lay in followers]
+            for lay in followers:
                 lay.tie(*self.neighbours(lay))
+            if before == [(lay.in_epb, lay.out_epb) for lay in followers]:
+                return
+
+    # --- FIFO sizing ------------------------------------------------------------------
+    def fifo_depths(self) -> dict[str, int]:
+        """Depths (beats) that streams need beyond their consumer's own (Layer.fifo_depth):
+        none in a chain, where every stream is only ever behind its one producer."""
+        return {}

@@ -122,7 +122,7 @@ def synthesize_layers(build_dir: Path, *, family: str | None = None, jobs: int =
     Returns one dict per layer (with "layer", "pe", "simd", "ram_style" and the estimate
     "est_lut"/"est_ff"/"est_bram18" beside Yosys's counts), then one for the top ("layer": "top").
     """
-    from hwflow.codegen_rtl import CORES, chain_stages, top_verilog
+    from hwflow.codegen_rtl import CORES, layer_verilog
     from hwflow.dataflow import Dataflow
 
     build_dir = Path(build_dir)
@@ -138,7 +138,7 @@ def synthesize_layers(build_dir: Path, *, family: str | None = None, jobs: int =
     for layer in df.layers:
         top = f"hwflow_{layer.name}"
         # the same wrapper the build's per-layer rtlsim writes; written again only if absent or different
-        text = top_verilog(chain_stages([layer]), top)
+        text = layer_verilog(layer, top)
         path = rtl_dir / f"{top}.v"
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)

@@ -71,7 +71,9 @@ def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | No
     from hwflow.codegen_rtl import write_rtl
     from hwflow.sim import RtlSim
     net = StreamGraph.of(net)
-    layers, rtl_dir = net.layers, Path(rtl_dir)
+    rtl_dir = Path(rtl_dir)
+    # layers with several streams on a side (fan-out, add, concat) are checked in the whole network
+    layers = [lay for lay in net.layers if len(lay.in_types) == 1 and len(lay.out_types) == 1]
     jobs = jobs or default_jobs()
     counts = [layer_images(layer, len(x)) for layer in layers]
     tops = [f"hwflow_{layer.name}" for layer in layers]
@@ -80,7 +82,7 @@ def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | No
         # Verilator builds run while numpy computes the expected streams.
         builds = [pool.submit(RtlSim, [layer], rtl_dir, top, write=False, sources=src, jobs=1)
                   for layer, top, src in zip(layers, tops, sources)]
-        files = _expected_streams(net, x, counts, Path(td))
+        files = _expected_streams(net, layers, x, counts, Path(td))
         sims = [b.result() for b in builds]
         runs = []
         for i, (sim, layer, n) in enumerate(zip(sims, layers, counts)):
@@ -104,18 +106,21 @@ def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | No
         if errors:
             raise errors[min(errors)]  # the first layer that disagrees explains the rest
     from hwflow.sim import initiation_interval
-    return [LayerCheck(layer.name, n, initiation_interval(results[i]["last_out"]))
-            for i, (layer, n) in enumerate(zip(layers, counts))]
+    checks = {layer.name: LayerCheck(layer.name, n, initiation_interval(results[i]["last_out"]))
+              for i, (layer, n) in enumerate(zip(layers, counts))}
+    return [checks.get(layer.name) for layer in net.layers]
 
 
-def _expected_streams(net, x: np.ndarray, counts: list[int], td: Path) -> list[tuple[Path, Path]]:
-    """One pass of the numpy model over x in chunks: per layer, its input beats and its
-    expected output beats (first counts[i] images) as files."""
+def _expected_streams(net, layers: list, x: np.ndarray, counts: list[int], td: Path) -> list[tuple[Path, Path]]:
+    """One pass of the numpy model over x in chunks: per checked layer, its input beats and
+    its expected output beats (first counts[i] images) as files."""
     net = StreamGraph.of(net)
-    index = {layer.name: i for i, layer in enumerate(net.layers)}
-    ins = [_StreamFile(td / f"{i}.in", la.in_elem_bits, la.in_epb) for i, la in enumerate(net.layers)]
-    want = [_StreamFile(td / f"{i}.want", la.out_elem_bits, la.out_epb) for i, la in enumerate(net.layers)]
+    index = {layer.name: i for i, layer in enumerate(layers)}
+    ins = [_StreamFile(td / f"{i}.in", la.in_elem_bits, la.in_epb) for i, la in enumerate(layers)]
+    want = [_StreamFile(td / f"{i}.want", la.out_elem_bits, la.out_epb) for i, la in enumerate(layers)]
     for s, layer, y_in, y_out in walk_chunks(net, x, max(counts)):
+        if layer.name not in index:
+            continue
         i = index[layer.name]
         keep = max(0, min(len(y_in), counts[i] - s))
         ins[i].append(y_in[:keep])
@@ -150,7 +155,7 @@ def first_mismatch(got: np.ndarray, want: np.ndarray) -> str:
     return f"first at image {img}, output {e}: {got[img, e]} vs {want[img, e]}"
 
 
-def check_network(layers: list, rtl_dir: Path, x: np.ndarray, want: np.ndarray, seed: int):
+def check_network(layers, rtl_dir: Path, x: np.ndarray, want: np.ndarray, seed: int):
     """The whole network on every check image, under random stalls and at full speed (in
     parallel); returns the full-speed SimResult (its cycles are the network's)."""
     from hwflow.sim import RtlSim

@@ -15,6 +15,9 @@ from hwflow.layers import MVAU, SWG, MaxPool, clog2
 from hwflow.layers.base import BIPOLAR, int_type
 from hwflow.errors import HwflowError
 
+from test_rtl_conv_cores import swg_ref
+from test_rtl_pad_pool import pad_ref, rand_elems, winpool_ref
+
 REPO = Path(__file__).resolve().parent.parent
 LIB = REPO / "hwflow" / "hls"
 TB_KERNELS = REPO / "hls" / "tests" / "tb_kernels.cpp"
@@ -45,6 +48,21 @@ LABELSELECT_CASES = [(5, 2, 7, True, 4), (1, 10, 5, False, 4), (10, 1, 3, True, 
 DWC_CASES = [(5, 3, 30), (3, 5, 30), (16, 4, 64), (4, 16, 64), (8, 8, 40), (5, 100, 100), (100, 3, 300)]
 # (H, W, C, K, PE)
 POOL_CASES = [(4, 6, 8, 2, 4), (6, 6, 3, 3, 1), (2, 2, 5, 2, 5)]
+# (H, W, CH, K, STRIDE, SIMD, ELEM_BITS): non-square, trailing rows/cols, K = 1..7, strides 1..3, K == H
+SWG_CASES = [(6, 6, 3, 3, 1, 3, 8), (5, 9, 2, 2, 1, 1, 1), (9, 4, 2, 3, 3, 1, 1), (11, 8, 2, 5, 3, 2, 1),
+             (9, 10, 2, 4, 2, 2, 1), (9, 8, 2, 7, 1, 1, 2), (3, 5, 8, 1, 1, 4, 1), (3, 7, 2, 3, 1, 1, 4),
+             (8, 11, 4, 3, 2, 4, 1), (5, 9, 3, 5, 1, 3, 8)]
+# (H, W, CH, SIMD, PT, PL, PB, PR, IN_BITS, OUT_BITS, IN_BIPOLAR, PAD_VALUE, elements signed): the
+# last field only tells the test how to read the values
+PAD_CASES = [(5, 7, 4, 2, 1, 2, 0, 1, 1, 2, True, 0, True), (4, 3, 3, 3, 2, 0, 1, 2, 8, 8, False, 0x80, True),
+             (3, 5, 2, 1, 1, 1, 2, 0, 1, 1, False, 1, False), (3, 4, 4, 4, 0, 0, 0, 0, 1, 4, True, 0, True),
+             (2, 2, 2, 1, 3, 3, 3, 3, 4, 4, False, 5, False), (4, 4, 64, 64, 1, 1, 1, 1, 1, 2, True, 3, True)]
+# (KK, CH, PE, IN_BITS, IN_SIGNED, IN_BIPOLAR, MODE (0 max, 1 sum), OUT_BITS): KK = 1, 9 (CF > 1), 49
+# (global), a 500-bit beat
+WINPOOL_CASES = [(9, 8, 4, 1, False, True, 0, 1), (49, 4, 2, 1, False, True, 1, 7), (1, 6, 3, 8, True, False, 0, 8),
+                 (9, 6, 2, 4, False, False, 1, 8), (4, 2, 1, 4, True, False, 1, 6), (9, 6, 3, 4, False, False, 0, 4),
+                 (1, 4, 4, 1, False, True, 1, 2), (16, 100, 100, 1, False, True, 1, 6),
+                 (49, 8, 4, 8, True, False, 0, 8)]
 
 N_VEC = 40
 
@@ -55,7 +73,8 @@ def _cbool(v):
 
 def _cases_header() -> str:
     lists = {"MVAU_CASES": MVAU_CASES, "MVAU_MB_CASES": MVAU_MB_CASES, "THRESHOLD_CASES": THRESHOLD_CASES,
-             "LABELSELECT_CASES": LABELSELECT_CASES, "DWC_CASES": DWC_CASES, "POOL_CASES": POOL_CASES}
+             "LABELSELECT_CASES": LABELSELECT_CASES, "DWC_CASES": DWC_CASES, "POOL_CASES": POOL_CASES,
+             "SWG_CASES": SWG_CASES, "PAD_CASES": [c[:12] for c in PAD_CASES], "WINPOOL_CASES": WINPOOL_CASES}
     return "\n".join(f"#define {k}(X) " + " ".join(f"X({', '.join(_cbool(v) for v in c)})" for c in cases)
                      for k, cases in lists.items()) + "\n"
 
@@ -75,7 +94,9 @@ def kernel_tb(request, tmp_path_factory):
 def _run_kernel(exe, kind, idx, words: list[np.ndarray], n, tmp_path) -> np.ndarray:
     fin, fout = tmp_path / "in.bin", tmp_path / "out.bin"
     np.concatenate([np.ascontiguousarray(w, dtype="<u4").ravel() for w in words]).tofile(fin)
-    r = subprocess.run([str(exe), kind, str(idx), str(fin), str(fout), str(n)], capture_output=True, text=True)
+    # a broken kernel may loop forever (e.g. waiting for rows that never come): bound it
+    r = subprocess.run([str(exe), kind, str(idx), str(fin), str(fout), str(n)], capture_output=True, text=True,
+                       timeout=60)
     assert r.returncode == 0, r.stderr
     return np.fromfile(fout, dtype="<u4")
 
@@ -170,6 +191,51 @@ def test_maxpool_kernel(kernel_tb, idx, tmp_path):
     np.testing.assert_array_equal(got, ref.reshape(N_VEC, -1))
 
 
+@pytest.mark.parametrize("idx", range(len(SWG_CASES)), ids=[str(c) for c in SWG_CASES])
+def test_swg_kernel(kernel_tb, idx, tmp_path):
+    """hwflow::swg against the numpy im2col of tests/test_rtl_conv_cores.py."""
+    h, w, ch, k, stride, simd, eb = SWG_CASES[idx]
+    n = 12
+    x = np.random.default_rng(500 + idx).integers(0, 1 << eb, (n, h, w, ch))
+    ref = swg_ref(x, k, stride)
+    out = _run_kernel(kernel_tb, "swg", idx, [rtlsim.pack_beats(x.reshape(n, -1), eb, simd)], n, tmp_path)
+    got = rtlsim.unpack_beats(out.reshape(-1, -(-simd * eb // 32)), eb, simd, ref.shape[1], signed=False)
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("idx", range(len(PAD_CASES)), ids=[str(c) for c in PAD_CASES])
+def test_pad_kernel(kernel_tb, idx, tmp_path):
+    """hwflow::pad against the numpy reference of tests/test_rtl_pad_pool.py."""
+    h, w, ch, simd, pt, pl, pb, pr, ib, ob, bip, pv, sg = PAD_CASES[idx]
+    n = N_VEC
+    x = rand_elems(np.random.default_rng(600 + idx), (n, h, w, ch), ib, sg and not bip)
+    ref = pad_ref(x, (pt, pl, pb, pr), bip, pv, ob, sg)
+    out = _run_kernel(kernel_tb, "pad", idx, [rtlsim.pack_beats(x.reshape(n, -1), ib, simd)], n, tmp_path)
+    got = rtlsim.unpack_beats(out.reshape(-1, -(-simd * ob // 32)), ob, simd, ref.shape[1], signed=sg)
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("idx", range(len(WINPOOL_CASES)), ids=[str(c) for c in WINPOOL_CASES])
+def test_window_pool_kernel(kernel_tb, idx, tmp_path):
+    """hwflow::window_pool against the numpy reference of tests/test_rtl_pad_pool.py."""
+    kk, ch, pe, ib, isg, bip, mode, ob = WINPOOL_CASES[idx]
+    n = 200
+    rng = np.random.default_rng(700 + idx)
+    if bip and mode == 0:
+        w = (rng.random((n, kk, ch)) < 0.12).astype(np.int64)  # the OR is not almost always 1
+    else:
+        w = rand_elems(rng, (n, kk, ch), ib, isg)
+    lo, hi = (0, 1) if ib == 1 else ((-(1 << (ib - 1)), (1 << (ib - 1)) - 1) if isg else (0, (1 << ib) - 1))
+    w[0], w[1] = lo, hi  # extreme windows
+    ref = winpool_ref(w, mode, bip)
+    out_signed = (mode == 1 and bip) or isg
+    if mode == 1:  # the case's OUT_BITS holds every sum (else the case itself is wrong)
+        assert -(1 << (ob - 1)) * out_signed <= ref.min() and ref.max() < (1 << (ob - out_signed))
+    out = _run_kernel(kernel_tb, "winpool", idx, [rtlsim.pack_beats(w.reshape(n, -1), ib, pe)], n, tmp_path)
+    got = rtlsim.unpack_beats(out.reshape(-1, -(-pe * ob // 32)), ob, pe, ch, signed=out_signed)
+    np.testing.assert_array_equal(got, ref)
+
+
 # ----------------------------------------------------------------------------- networks
 
 def _layers(sizes, folds, seed):
@@ -226,34 +292,6 @@ def test_hls_equals_rtl_bit_for_bit(tmp_path):
 
 # ----------------------------------------------------------------------------- conv layers
 
-# SWG(ifm_dim, ch, k, stride, simd, elem_bits, signed): 8-bit signed/unsigned elements, SIMD=CH
-# and SIMD<CH, K=1, K=DIM (one window), a stride-2 case with trailing rows
-SWG_CASES = [(6, 3, 3, 1, 3, 8, False), (7, 4, 3, 1, 2, 8, True), (5, 6, 2, 1, 3, 1, True),
-             (4, 8, 1, 1, 4, 1, True), (3, 2, 3, 1, 1, 4, True), (8, 4, 3, 2, 4, 1, True),
-             (9, 2, 3, 3, 2, 8, False)]
-
-
-def _elem_type(bits, signed):
-    return BIPOLAR if bits == 1 else int_type(bits, signed)
-
-
-def _rand_elems(rng, shape, bits, signed):
-    if bits == 1:
-        return rng.integers(0, 2, shape)
-    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-    return rng.integers(lo, hi + 1, shape)
-
-
-@pytest.mark.parametrize("case", SWG_CASES, ids=[str(c) for c in SWG_CASES])
-def test_swg_kernel(case, tmp_path):
-    """The HLS sliding-window generator (as a one-layer network) vs SWG.execute."""
-    _need_toolchain()
-    swg = SWG("swg", *case[:5], _elem_type(*case[5:]))
-    x = _rand_elems(np.random.default_rng(sum(case)), (30, swg.in_elems), swg.in_elem_bits, swg.in_signed)
-    got = cppsim.CppSim([swg], tmp_path / "hls", werror=True).run(x)
-    np.testing.assert_array_equal(got, swg.execute(x))
-
-
 @pytest.mark.parametrize("case", [(5, 4, 2, 2), (7, 3, 3, 1), (4, 6, 2, 3)], ids=str)
 def test_maxpool_layer_floor(case, tmp_path):
     """MaxPool layers through the network path, incl. odd sizes (trailing rows/cols dropped)."""
@@ -267,7 +305,7 @@ def test_write_hls_conv_chain(tmp_path):
     layers = _conv_chain()
     names = {p.relative_to(tmp_path).as_posix() for p in write_hls(layers, tmp_path)}
     assert {"swg0_params.h", "swg1.cpp", "pool1.tcl", "hwflow_hls/hwflow_swg.h"} <= names
-    assert "hwflow::swg<8, 3, 3, 1, 3, 8>(in, out, 1);" in (tmp_path / "swg0_params.h").read_text()
+    assert "hwflow::swg<8, 8, 3, 3, 1, 3, 8>(in, out, 1);" in (tmp_path / "swg0_params.h").read_text()
     m0 = (tmp_path / "mvau0_params.h").read_text()
     assert "hwflow::mvau_int_thresh<27, 8, 3, 4, 8, false, 1, 15, ap_int<15> >" in m0 and ", 36);" in m0
     top = (tmp_path / "hwflow_top.cpp").read_text()
@@ -290,15 +328,15 @@ def _conv_chain(seed=0):
     w0 = rng.integers(0, 2, (c1, mw0), dtype=np.uint8)
     # thresholds around the accumulator's spread (acc of 8-bit unsigned inputs is signed)
     t0 = rng.integers(-400, 400, c1)
-    m0 = MVAU("mvau0", w0, t0, pe=4, simd=3, in_dtype=int_type(8, False), vectors=s0.ofm_dim ** 2, simd_base=c0)
-    d1 = s0.ofm_dim                                        # 6
+    m0 = MVAU("mvau0", w0, t0, pe=4, simd=3, in_dtype=int_type(8, False), vectors=s0.windows, simd_base=c0)
+    d1 = s0.ofm_h                                        # 6
     s1 = SWG("swg1", d1, c1, k, 1, 2, BIPOLAR)
     mw1 = k * k * c1
     w1 = rng.integers(0, 2, (c2, mw1), dtype=np.uint8)
     t1 = np.clip(rng.normal(mw1 / 2, mw1 / 8, c2).round(), 0, mw1 + 1).astype(np.int64)
-    m1 = MVAU("mvau1", w1, t1, pe=3, simd=2, vectors=s1.ofm_dim ** 2, simd_base=c1)
-    p1 = MaxPool("pool1", s1.ofm_dim, c2, 2, pe=3)       # 4x4 -> 2x2
-    mw2 = p1.ofm_dim ** 2 * c2
+    m1 = MVAU("mvau1", w1, t1, pe=3, simd=2, vectors=s1.windows, simd_base=c1)
+    p1 = MaxPool("pool1", s1.ofm_h, c2, 2, pe=3)       # 4x4 -> 2x2
+    mw2 = p1.ofm_h ** 2 * c2
     m2 = MVAU("mvau2", rng.integers(0, 2, (10, mw2), dtype=np.uint8), None, pe=5, simd=8)
     return [s0, m0, s1, m1, p1, m2]
 

@@ -6,11 +6,12 @@ row-major order, each pixel's channels in beats of SIMD (or PE) elements.
 
 Cycle models (steady stream of images, no stalls; measured below and printed):
 
-* hwflow_swg:      max(IFM_DIM**2, OFM_DIM**2 * K**2) * IFM_CH / SIMD cycles per image
-                   (for K > 1, STRIDE = 1 that is OFM_DIM**2 * K**2 * IFM_CH / SIMD);
+* hwflow_swg:      max(IFM_H * IFM_W, OFM_H * OFM_W * K**2) * IFM_CH / SIMD cycles per
+                   image, OFM_H = (IFM_H-K)//STRIDE+1, OFM_W = (IFM_W-K)//STRIDE+1;
                    measured exactly that (0 cycles overhead) for every case below,
-                   stride 2 and K == IFM_DIM included; the assert allows 10%.
-* hwflow_maxpool:  IFM_DIM**2 * CH / PE cycles per image (one input beat per cycle).
+                   non-square images, strides 2 and 3, K = 1..7 and K == IFM_H included;
+                   the assert allows 10%.
+* hwflow_maxpool:  IFM_H * IFM_W * CH / PE cycles per image (one input beat per cycle).
 * hwflow_mvau:     NF * SF cycles per image, IN_BITS = 1 or > 1 alike.
 """
 
@@ -39,41 +40,46 @@ def steady_cycles_per_image(st) -> float:
 # --------------------------------------------------------------------------- SWG
 
 def swg_ref(x, k: int, stride: int):
-    """x[n, H, W, C] -> [n, OFM*OFM*K*K*C], windows row-major, each in (ky, kx, c) order."""
-    n, d = x.shape[0], x.shape[1]
-    o = (d - k) // stride + 1
+    """x[n, H, W, C] -> [n, OFM_H*OFM_W*K*K*C], windows row-major, each in (ky, kx, c) order."""
+    n, h, w = x.shape[:3]
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
     out = [x[:, oy * stride:oy * stride + k, ox * stride:ox * stride + k, :].reshape(n, -1)
-           for oy in range(o) for ox in range(o)]
+           for oy in range(oh) for ox in range(ow)]
     return np.concatenate(out, axis=1)
 
 
 SWG_CASES = [
-    # (IFM_DIM, CH, K, STRIDE, SIMD, ELEM_BITS, images)
-    pytest.param(8, 4, 3, 1, 2, 1, 30, id="8x8x4-k3-simd2"),
-    pytest.param(6, 3, 3, 1, 3, 8, 30, id="6x6x3-k3-8bit"),
-    pytest.param(5, 2, 2, 1, 1, 1, 30, id="5x5x2-k2-simd1"),
-    pytest.param(3, 4, 3, 1, 2, 1, 40, id="k-eq-ifm"),
-    pytest.param(32, 3, 3, 1, 3, 8, 4, id="cnv-first-layer"),
-    pytest.param(8, 2, 3, 2, 1, 1, 30, id="stride2-tail-row"),
-    pytest.param(7, 4, 3, 2, 4, 1, 30, id="stride2-exact"),
-    pytest.param(6, 2, 2, 2, 2, 4, 30, id="k2-stride2"),
-    pytest.param(4, 2, 1, 1, 1, 1, 30, id="k1-pointwise"),
+    # (IFM_H, IFM_W, CH, K, STRIDE, SIMD, ELEM_BITS, images)
+    pytest.param(8, 8, 4, 3, 1, 2, 1, 30, id="8x8x4-k3-simd2"),
+    pytest.param(6, 6, 3, 3, 1, 3, 8, 30, id="6x6x3-k3-8bit"),
+    pytest.param(5, 9, 2, 2, 1, 1, 1, 30, id="5x9x2-k2-simd1"),
+    pytest.param(3, 3, 4, 3, 1, 2, 1, 40, id="k-eq-ifm"),
+    pytest.param(32, 32, 3, 3, 1, 3, 8, 4, id="cnv-first-layer"),
+    pytest.param(8, 11, 2, 3, 2, 1, 1, 30, id="stride2-tail-row-and-col"),
+    pytest.param(7, 7, 4, 3, 2, 4, 1, 30, id="stride2-exact"),
+    pytest.param(6, 6, 2, 2, 2, 2, 4, 30, id="k2-stride2"),
+    pytest.param(3, 5, 2, 1, 1, 1, 1, 30, id="k1-pointwise-3x5"),
+    pytest.param(9, 4, 2, 3, 3, 1, 1, 30, id="9x4-k3-stride3"),
+    pytest.param(11, 8, 2, 5, 3, 2, 1, 20, id="11x8-k5-stride3"),
+    pytest.param(9, 10, 2, 4, 2, 2, 1, 20, id="9x10-k4-stride2"),
+    pytest.param(9, 8, 2, 7, 1, 1, 2, 10, id="9x8-k7"),
+    pytest.param(5, 9, 3, 5, 1, 3, 8, 20, id="5x9-k5-eq-height-8bit"),
 ]
 
 
 @pytest.mark.rtlsim
-@pytest.mark.parametrize("dim,ch,k,stride,simd,eb,n_img", SWG_CASES)
-def test_swg(build, tmp_path, dim, ch, k, stride, simd, eb, n_img):
-    exe = build("hwflow_swg", IFM_DIM=dim, IFM_CH=ch, K=k, STRIDE=stride, SIMD=simd,
+@pytest.mark.parametrize("h,w,ch,k,stride,simd,eb,n_img", SWG_CASES)
+def test_swg(build, tmp_path, h, w, ch, k, stride, simd, eb, n_img):
+    exe = build("hwflow_swg", IFM_H=h, IFM_W=w, IFM_CH=ch, K=k, STRIDE=stride, SIMD=simd,
                 ELEM_BITS=eb)
-    ofm = (dim - k) // stride + 1
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
     cf = ch // simd
-    rng = np.random.default_rng(dim * 1000 + ch * 10 + k)
-    x = rng.integers(0, 1 << eb, (n_img, dim, dim, ch))
+    rng = np.random.default_rng(h * 1000 + w * 100 + ch * 10 + k)
+    x = rng.integers(0, 1 << eb, (n_img, h, w, ch))
     ref = swg_ref(x, k, stride)
     in_beats = rtlsim.pack_beats(x.reshape(n_img, -1), eb, simd)
-    ib, ob = dim * dim * cf, ofm * ofm * k * k * cf
-    model = max(dim * dim, ofm * ofm * k * k) * cf
+    ib, ob = h * w * cf, oh * ow * k * k * cf
+    model = max(h * w, oh * ow * k * k) * cf
     for p_in, p_out in MODES:
         out, st = rtlsim.run_sim(exe, in_beats, n_img, ib, ob, out_width=simd * eb, cwd=tmp_path,
                                  seed=5, p_in=p_in, p_out=p_out)
@@ -83,8 +89,8 @@ def test_swg(build, tmp_path, dim, ch, k, stride, simd, eb, n_img):
         if p_in == 1.0:
             cpi = steady_cycles_per_image(st)
             lat = st["first_out"][0] - st["first_in"][0]
-            print(f"SWG {dim}x{dim}x{ch} K={k} S={stride} SIMD={simd}: {cpi:.1f} cycles/image, "
-                  f"model max(IFM^2, OFM^2*K^2)*CF = {model} ({100 * (cpi / model - 1):+.2f}%), "
+            print(f"SWG {h}x{w}x{ch} K={k} S={stride} SIMD={simd}: {cpi:.1f} cycles/image, "
+                  f"model max(H*W, OFM_H*OFM_W*K^2)*CF = {model} ({100 * (cpi / model - 1):+.2f}%), "
                   f"first-output latency {lat}")
             assert cpi <= 1.10 * model, (cpi, model)
 
@@ -92,36 +98,47 @@ def test_swg(build, tmp_path, dim, ch, k, stride, simd, eb, n_img):
 # --------------------------------------------------------------------------- max-pool
 
 def maxpool_ref(x, pool: int):
-    """x[n, H, W, C] bits -> [n, OFM*OFM*C], floor mode (trailing rows/cols dropped)."""
-    n, d, _, c = x.shape
-    o = d // pool
-    y = x[:, :o * pool, :o * pool, :].reshape(n, o, pool, o, pool, c).max(axis=(2, 4))
+    """x[n, H, W, C] -> [n, OFM_H*OFM_W*C], floor mode (trailing rows/cols dropped); 1-bit
+    elements are bits (max = OR), others integers compared as such."""
+    n, h, w, c = x.shape
+    oh, ow = h // pool, w // pool
+    y = x[:, :oh * pool, :ow * pool, :].reshape(n, oh, pool, ow, pool, c).max(axis=(2, 4))
     return y.reshape(n, -1)
 
 
+MAXPOOL_CASES = [
+    # (IFM_H, IFM_W, CH, POOL, PE, ELEM_BITS, SIGNED)
+    (28, 28, 64, 2, 8, 1, 0), (5, 7, 4, 2, 2, 1, 0), (4, 4, 2, 2, 1, 1, 0), (10, 7, 6, 3, 3, 1, 0),
+    (7, 5, 4, 2, 2, 4, 1),
+]
+
+
 @pytest.mark.rtlsim
-@pytest.mark.parametrize("dim,ch,pool,pe", [(28, 64, 2, 8), (5, 4, 2, 2), (4, 2, 2, 1),
-                                            (10, 6, 3, 3)])
-def test_maxpool(build, tmp_path, dim, ch, pool, pe):
-    exe = build("hwflow_maxpool", IFM_DIM=dim, CH=ch, POOL=pool, PE=pe)
-    o = dim // pool
-    n_img = max(8, 4000 // (dim * dim * ch // pe))
-    rng = np.random.default_rng(dim * 100 + ch)
-    # Biased towards 0 so that the OR over a window is not almost always 1.
-    x = (rng.random((n_img, dim, dim, ch)) < 0.3).astype(np.int64)
+@pytest.mark.parametrize("h,w,ch,pool,pe,eb,sg", MAXPOOL_CASES)
+def test_maxpool(build, tmp_path, h, w, ch, pool, pe, eb, sg):
+    exe = build("hwflow_maxpool", IFM_H=h, IFM_W=w, CH=ch, POOL=pool, PE=pe, ELEM_BITS=eb, SIGNED=sg)
+    oh, ow = h // pool, w // pool
+    n_img = max(8, 4000 // (h * w * ch // pe))
+    rng = np.random.default_rng(h * 100 + w * 10 + ch)
+    if eb == 1:
+        # Biased towards 0 so that the OR over a window is not almost always 1.
+        x = (rng.random((n_img, h, w, ch)) < 0.3).astype(np.int64)
+    else:
+        lo, hi = (-(1 << (eb - 1)), 1 << (eb - 1)) if sg else (0, 1 << eb)
+        x = rng.integers(lo, hi, (n_img, h, w, ch))
     ref = maxpool_ref(x, pool)
-    in_beats = rtlsim.pack_beats(x.reshape(n_img, -1), 1, pe)
-    ib, ob = dim * dim * ch // pe, o * o * ch // pe
+    in_beats = rtlsim.pack_beats(x.reshape(n_img, -1), eb, pe)
+    ib, ob = h * w * ch // pe, oh * ow * ch // pe
     for p_in, p_out in MODES + ((1.0, 0.3),):
-        out, st = rtlsim.run_sim(exe, in_beats, n_img, ib, ob, out_width=pe, cwd=tmp_path,
+        out, st = rtlsim.run_sim(exe, in_beats, n_img, ib, ob, out_width=pe * eb, cwd=tmp_path,
                                  seed=9, p_in=p_in, p_out=p_out)
-        got = rtlsim.unpack_beats(out, 1, pe, ref.shape[1], signed=False)
+        got = rtlsim.unpack_beats(out, eb, pe, ref.shape[1], signed=bool(sg))
         bad = np.argwhere(got != ref)
         assert bad.size == 0, f"p={p_in},{p_out}: first mismatch (image, element) {bad[0]}"
         if p_in == 1.0 and p_out == 1.0:
             cpi = steady_cycles_per_image(st)
-            print(f"maxpool {dim}x{dim}x{ch} P={pool} PE={pe}: {cpi:.1f} cycles/image "
-                  f"(IFM^2*CH/PE = {ib})")
+            print(f"maxpool {h}x{w}x{ch} P={pool} PE={pe}: {cpi:.1f} cycles/image "
+                  f"(H*W*CH/PE = {ib})")
             assert cpi == ib
             assert st["cycles"] <= n_img * ib + 2
 
@@ -186,15 +203,24 @@ def test_mvau_multibit(build, tmp_path, mw, mh, simd, pe, signed, thresh):
 
 LINT_CASES = [
     ("hwflow_swg.v", []),
-    ("hwflow_swg.v", ["-GIFM_DIM=30", "-GIFM_CH=64", "-GK=3", "-GSIMD=32", "-GELEM_BITS=1"]),
-    ("hwflow_swg.v", ["-GIFM_DIM=3", "-GIFM_CH=4", "-GK=3", "-GSIMD=4", "-GELEM_BITS=1"]),
-    ("hwflow_swg.v", ["-GIFM_DIM=8", "-GIFM_CH=2", "-GK=3", "-GSTRIDE=2", "-GSIMD=1",
+    ("hwflow_swg.v", ["-GIFM_H=30", "-GIFM_W=30", "-GIFM_CH=64", "-GK=3", "-GSIMD=32", "-GELEM_BITS=1"]),
+    ("hwflow_swg.v", ["-GIFM_H=3", "-GIFM_W=3", "-GIFM_CH=4", "-GK=3", "-GSIMD=4", "-GELEM_BITS=1"]),
+    ("hwflow_swg.v", ["-GIFM_H=8", "-GIFM_W=8", "-GIFM_CH=2", "-GK=3", "-GSTRIDE=2", "-GSIMD=1",
                       "-GELEM_BITS=1"]),
-    ("hwflow_swg.v", ["-GIFM_DIM=1", "-GIFM_CH=1", "-GK=1", "-GSIMD=1", "-GELEM_BITS=1"]),
+    ("hwflow_swg.v", ["-GIFM_H=1", "-GIFM_W=1", "-GIFM_CH=1", "-GK=1", "-GSIMD=1", "-GELEM_BITS=1"]),
+    *[("hwflow_swg.v", [f"-G{n}={v}" for n, v in zip(("IFM_H", "IFM_W", "IFM_CH", "K", "STRIDE", "SIMD", "ELEM_BITS"),
+                                                     c.values[:7])]) for c in SWG_CASES[8:]],
+    ("hwflow_swg.v", ["-GIFM_H=1", "-GIFM_W=40", "-GIFM_CH=8", "-GK=1", "-GSIMD=8", "-GELEM_BITS=2"]),
+    ("hwflow_swg.v", ["-GIFM_H=40", "-GIFM_W=3", "-GIFM_CH=8", "-GK=3", "-GSTRIDE=3", "-GSIMD=2", "-GELEM_BITS=2"]),
     ("hwflow_maxpool.v", []),
-    ("hwflow_maxpool.v", ["-GIFM_DIM=5", "-GCH=4", "-GPOOL=2", "-GPE=2"]),
-    ("hwflow_maxpool.v", ["-GIFM_DIM=10", "-GCH=128", "-GPOOL=2", "-GPE=128"]),
-    ("hwflow_maxpool.v", ["-GIFM_DIM=3", "-GCH=8", "-GPOOL=3", "-GPE=8"]),
+    ("hwflow_maxpool.v", ["-GIFM_H=5", "-GIFM_W=5", "-GCH=4", "-GPOOL=2", "-GPE=2"]),
+    ("hwflow_maxpool.v", ["-GIFM_H=10", "-GIFM_W=10", "-GCH=128", "-GPOOL=2", "-GPE=128"]),
+    ("hwflow_maxpool.v", ["-GIFM_H=3", "-GIFM_W=3", "-GCH=8", "-GPOOL=3", "-GPE=8"]),
+    *[("hwflow_maxpool.v", [f"-G{n}={v}" for n, v in zip(("IFM_H", "IFM_W", "CH", "POOL", "PE", "ELEM_BITS", "SIGNED"),
+                                                         c)]) for c in MAXPOOL_CASES[1:]],
+    ("hwflow_maxpool.v", ["-GIFM_H=2", "-GIFM_W=9", "-GCH=3", "-GPOOL=2", "-GPE=1", "-GELEM_BITS=8"]),
+    ("hwflow_maxpool.v", ["-GIFM_H=9", "-GIFM_W=1", "-GCH=2", "-GPOOL=1", "-GPE=2", "-GELEM_BITS=1",
+                          "-GSIGNED=1"]),
     ("hwflow_mvau.v", mvau_lint_params(MW=27, MH=64, SIMD=3, PE=4, IN_BITS=8)),
     ("hwflow_mvau.v", mvau_lint_params(MW=27, MH=10, SIMD=27, PE=5, IN_BITS=8, IN_SIGNED=0, THRESH=0)),
     # wider than needed is legal: the caller may round widths up
@@ -220,9 +246,22 @@ def test_lint(verilator, src, params):
 @pytest.mark.parametrize("params,name", [
     (["-GSTRIDE=4"], "STRIDE_must_be_1_to_K"),
     (["-GIFM_CH=4", "-GSIMD=3"], "IFM_CH_not_multiple_of_SIMD"),
-    (["-GIFM_DIM=2"], "K_larger_than_IFM_DIM"),
+    (["-GIFM_H=2"], "K_must_be_1_to_min_IFM_H_IFM_W"),
+    (["-GIFM_W=2"], "K_must_be_1_to_min_IFM_H_IFM_W"),
 ])
 def test_swg_rejects_illegal_parameters(verilator, params, name):
     r = subprocess.run([str(verilator), "--lint-only", *params, "hwflow_swg.v"], cwd=RTL,
                        capture_output=True, text=True)
     assert r.returncode != 0 and f"hwflow_swg_ILLEGAL_{name}" in r.stdout + r.stderr
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("params,name", [
+    (["-GCH=6", "-GPE=4"], "CH_not_multiple_of_PE"),
+    (["-GIFM_H=1", "-GIFM_W=8"], "POOL_must_be_1_to_min_IFM_H_IFM_W"),
+    (["-GIFM_H=8", "-GIFM_W=1"], "POOL_must_be_1_to_min_IFM_H_IFM_W"),
+])
+def test_maxpool_rejects_illegal_parameters(verilator, params, name):
+    r = subprocess.run([str(verilator), "--lint-only", *params, "hwflow_maxpool.v"], cwd=RTL,
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and f"hwflow_maxpool_ILLEGAL_{name}" in r.stdout + r.stderr

@@ -1,8 +1,9 @@
 // C-simulation driver for every kernel of the hwflow HLS library (hwflow/hls/).
 //
 // The cases (template parameters) come from a header given with -include, which defines
-// MVAU_CASES(X), MVAU_MB_CASES(X), THRESHOLD_CASES(X), LABELSELECT_CASES(X), DWC_CASES(X) and POOL_CASES(X)
-// as lists of X(params...); tests/test_hls.py writes it, so one compile covers all cases.
+// MVAU_CASES(X), MVAU_MB_CASES(X), THRESHOLD_CASES(X), LABELSELECT_CASES(X), DWC_CASES(X), POOL_CASES(X),
+// SWG_CASES(X), PAD_CASES(X) and WINPOOL_CASES(X) as lists of X(params...); tests/test_hls.py writes
+// it, so one compile covers all cases.
 //
 // Usage: tb_kernels KIND CASE_INDEX IN_FILE OUT_FILE N_VECTORS
 // IN_FILE holds, as little-endian uint32 words (ceil(W/32) words per W-bit value, as the
@@ -16,6 +17,9 @@
 #include <type_traits>
 
 #include "../../hwflow/hls/hwflow_hls.h"
+#include "../../hwflow/hls/hwflow_pad.h"
+#include "../../hwflow/hls/hwflow_pool.h"
+#include "../../hwflow/hls/hwflow_swg.h"
 #include "../../hwflow/hls/hwflow_tb.h"
 
 template <unsigned W>
@@ -137,6 +141,40 @@ int run_pool(FILE* fi, FILE* fo, unsigned n) {
     return finish(out, n * (H / K) * (W / K) * (C / PE), in.empty(), fo);
 }
 
+// N images of H x W pixels -> their windows (as hwflow/rtl/hwflow_swg.v).
+template <unsigned H, unsigned W, unsigned CH, unsigned K, unsigned STRIDE, unsigned SIMD, unsigned EB>
+int run_swg(FILE* fi, FILE* fo, unsigned n) {
+    constexpr unsigned CF = CH / SIMD, OH = (H - K) / STRIDE + 1, OW = (W - K) / STRIDE + 1;
+    hls::stream<ap_uint<SIMD * EB> > in;
+    hls::stream<ap_uint<SIMD * EB> > out;
+    for (unsigned i = 0; i < n * H * W * CF; i++) in.write(get<SIMD * EB>(fi));
+    hwflow::swg<H, W, CH, K, STRIDE, SIMD, EB>(in, out, n);
+    return finish(out, n * OH * OW * K * K * CF, in.empty(), fo);
+}
+
+// N images of H x W pixels -> padded (and converted) images.
+template <unsigned H, unsigned W, unsigned CH, unsigned SIMD, unsigned PT, unsigned PL, unsigned PB, unsigned PR,
+          unsigned IB, unsigned OB, unsigned BIP, unsigned long long PV>
+int run_pad(FILE* fi, FILE* fo, unsigned n) {
+    constexpr unsigned CF = CH / SIMD;
+    hls::stream<ap_uint<SIMD * IB> > in;
+    hls::stream<ap_uint<SIMD * OB> > out;
+    for (unsigned i = 0; i < n * H * W * CF; i++) in.write(get<SIMD * IB>(fi));
+    hwflow::pad<H, W, CH, SIMD, PT, PL, PB, PR, IB, OB, BIP, PV>(in, out, n);
+    return finish(out, n * (PT + H + PB) * (PL + W + PR) * CF, in.empty(), fo);
+}
+
+// N windows of KK positions -> one reduced pixel each.
+template <unsigned KK, unsigned CH, unsigned PE, unsigned IB, unsigned IS, unsigned BIP, unsigned MODE, unsigned OB>
+int run_winpool(FILE* fi, FILE* fo, unsigned n) {
+    constexpr unsigned CF = CH / PE;
+    hls::stream<ap_uint<PE * IB> > in;
+    hls::stream<ap_uint<PE * OB> > out;
+    for (unsigned i = 0; i < n * KK * CF; i++) in.write(get<PE * IB>(fi));
+    hwflow::window_pool<KK, CH, PE, IB, IS, BIP, MODE, OB>(in, out, n);
+    return finish(out, n * CF, in.empty(), fo);
+}
+
 #ifndef MVAU_CASES
 #define MVAU_CASES(X)
 #endif
@@ -154,6 +192,15 @@ int run_pool(FILE* fi, FILE* fo, unsigned n) {
 #endif
 #ifndef POOL_CASES
 #define POOL_CASES(X)
+#endif
+#ifndef SWG_CASES
+#define SWG_CASES(X)
+#endif
+#ifndef PAD_CASES
+#define PAD_CASES(X)
+#endif
+#ifndef WINPOOL_CASES
+#define WINPOOL_CASES(X)
 #endif
 
 int main(int argc, char** argv) {
@@ -177,12 +224,18 @@ int main(int argc, char** argv) {
 #define X_LS(...) if (k++ == id) rc = run_labelselect<__VA_ARGS__>(fi, fo, n);
 #define X_DWC(...) if (k++ == id) rc = run_dwc<__VA_ARGS__>(fi, fo, n);
 #define X_POOL(...) if (k++ == id) rc = run_pool<__VA_ARGS__>(fi, fo, n);
+#define X_SWG(...) if (k++ == id) rc = run_swg<__VA_ARGS__>(fi, fo, n);
+#define X_PAD(...) if (k++ == id) rc = run_pad<__VA_ARGS__>(fi, fo, n);
+#define X_WPOOL(...) if (k++ == id) rc = run_winpool<__VA_ARGS__>(fi, fo, n);
     if (!strcmp(kind, "mvau")) { MVAU_CASES(X_MVAU) }
     else if (!strcmp(kind, "mvau_mb")) { MVAU_MB_CASES(X_MB) }
     else if (!strcmp(kind, "threshold")) { THRESHOLD_CASES(X_THR) }
     else if (!strcmp(kind, "labelselect")) { LABELSELECT_CASES(X_LS) }
     else if (!strcmp(kind, "dwc")) { DWC_CASES(X_DWC) }
     else if (!strcmp(kind, "pool")) { POOL_CASES(X_POOL) }
+    else if (!strcmp(kind, "swg")) { SWG_CASES(X_SWG) }
+    else if (!strcmp(kind, "pad")) { PAD_CASES(X_PAD) }
+    else if (!strcmp(kind, "winpool")) { WINPOOL_CASES(X_WPOOL) }
     fclose(fi);
     fclose(fo);
     if (rc == 2) fprintf(stderr, "unknown kernel %s or case %d\n", kind, id);

@@ -95,6 +95,9 @@ def run_program(prog: dict, consts: dict, x: np.ndarray) -> np.ndarray:
             dims = np.asarray(a[1], np.int64).tolist()
             # the exported shape carries batch 1: the batch stays the batch
             y = a[0].reshape([a[0].shape[0]] + [d if d != 0 else a[0].shape[i + 1] for i, d in enumerate(dims[1:])])
+        elif op == "ArgMax":
+            y = np.argmax(a[0], axis=at.get("axis", 0))
+            y = np.expand_dims(y, at.get("axis", 0)) if at.get("keepdims", 1) else y
         elif op in ("Mul", "Add", "Sub", "Div"):
             f = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.divide}[op]
             y = f(a[0], a[1]).astype(np.float32)

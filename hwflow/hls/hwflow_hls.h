@@ -8,4 +8,5 @@
 #include "hwflow_dwc.h"
 #include "hwflow_pool.h"
 #include "hwflow_swg.h"
+#include "hwflow_pad.h"
 #endif

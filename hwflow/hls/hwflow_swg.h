@@ -1,19 +1,21 @@
-// Sliding-window generator (im2col) for a valid K x K convolution, stride STRIDE, on a
-// square NHWC image: same stream formats as hwflow/rtl/hwflow_swg.v.
+// Sliding-window generator (im2col) for a valid K x K convolution, stride STRIDE, on an
+// NHWC image of H rows by W columns: same stream formats as hwflow/rtl/hwflow_swg.v.
 //
-// Input: DIM x DIM pixels, row-major, each pixel CH elements of ELEM_BITS bits in
+// Input: H x W pixels, row-major, each pixel CH elements of ELEM_BITS bits in
 // CF = CH/SIMD beats of SIMD elements (channel c in beat c/SIMD, lane c%SIMD at bits
 // [(c%SIMD)*ELEM_BITS +: ELEM_BITS]).
-// Output: for each output pixel (oy, ox), row-major, OFM = (DIM-K)/STRIDE+1, its window's
-// K*K*CH elements in (ky, kx, c) order as K*K*CF beats of SIMD elements: the input-vector
-// order of an MVAU with MW = K*K*CH (one vector per output pixel).
+// Output: for each output pixel (oy, ox), row-major, OFM_H x OFM_W with
+// OFM_H = (H-K)/STRIDE+1 and OFM_W = (W-K)/STRIDE+1, its window's K*K*CH elements in
+// (ky, kx, c) order as K*K*CF beats of SIMD elements: the input-vector order of an MVAU
+// with MW = K*K*CH (one vector per output pixel).  Rows and columns no window covers
+// are read and dropped.
 //
-// Line buffer of NROWS = K + STRIDE rows of DIM*CF beats (input row r in slot r % NROWS),
+// Line buffer of NROWS = K + STRIDE rows of W*CF beats (input row r in slot r % NROWS),
 // one write and one read per cycle (simple dual-port memory).  One loop iteration at
 // II=1 may both read an input beat (while the row being written is not one of the
 // current window rows) and emit an output beat (once the current window's K rows are
 // complete).  Bookkeeping is in whole rows.  An image costs about
-// K*DIM*CF + OFM^2*K^2*CF iterations (the first K rows are read before any output;
+// K*W*CF + OFM_H*OFM_W*K^2*CF iterations (the first K rows are read before any output;
 // images do not overlap).
 #ifndef HWFLOW_SWG_H
 #define HWFLOW_SWG_H
@@ -22,15 +24,15 @@
 
 namespace hwflow {
 
-template <unsigned DIM, unsigned CH, unsigned K, unsigned STRIDE, unsigned SIMD, unsigned ELEM_BITS>
+template <unsigned H, unsigned W, unsigned CH, unsigned K, unsigned STRIDE, unsigned SIMD, unsigned ELEM_BITS>
 void swg(hls::stream<ap_uint<SIMD * ELEM_BITS> >& in, hls::stream<ap_uint<SIMD * ELEM_BITS> >& out,
          unsigned reps) {
     static_assert(CH % SIMD == 0, "SIMD must divide CH");
-    static_assert(K >= 1 && K <= DIM, "need 1 <= K <= DIM");
+    static_assert(K >= 1 && K <= H && K <= W, "need 1 <= K <= min(H, W)");
     static_assert(STRIDE >= 1 && STRIDE <= K, "need 1 <= STRIDE <= K");
-    constexpr unsigned CF = CH / SIMD, OFM = (DIM - K) / STRIDE + 1, RW = DIM * CF;
+    constexpr unsigned CF = CH / SIMD, OFM_H = (H - K) / STRIDE + 1, OFM_W = (W - K) / STRIDE + 1, RW = W * CF;
     constexpr unsigned NROWS = K + STRIDE;
-    constexpr unsigned OUT_BEATS = OFM * OFM * K * K * CF;
+    constexpr unsigned OUT_BEATS = OFM_H * OFM_W * K * K * CF;
     ap_uint<SIMD * ELEM_BITS> buf[NROWS * RW];
 #pragma HLS DEPENDENCE variable=buf inter false
 
@@ -41,9 +43,9 @@ void swg(hls::stream<ap_uint<SIMD * ELEM_BITS> >& in, hls::stream<ap_uint<SIMD *
         // oy*STRIDE, colbase = ox*STRIDE*CF
         unsigned oy = 0, ox = 0, ky = 0, kx = 0, cf = 0, rslot = 0, colbase = 0;
         unsigned emitted = 0;
-        while (emitted < OUT_BEATS || wrow < DIM) {
+        while (emitted < OUT_BEATS || wrow < H) {
 #pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=DIM*RW max=DIM*RW+OUT_BEATS
+#pragma HLS LOOP_TRIPCOUNT min=H*RW max=H*RW+OUT_BEATS
             // Both decisions on the state at the start of the iteration, so the beat read
             // and the beat written are never in the same row slot.
             const bool out_done = emitted == OUT_BEATS;
@@ -51,7 +53,7 @@ void swg(hls::stream<ap_uint<SIMD * ELEM_BITS> >& in, hls::stream<ap_uint<SIMD *
             const bool do_emit = !out_done && wrow >= oy * STRIDE + K;
             // Read: the slot of row wrow holds none of the current window rows (rows below
             // oy*STRIDE are no longer needed); after the last window, trailing rows drain.
-            const bool do_read = wrow < DIM && (out_done || wrow < oy * STRIDE + NROWS);
+            const bool do_read = wrow < H && (out_done || wrow < oy * STRIDE + NROWS);
             if (do_emit) {
                 unsigned s = rslot + ky;
                 if (s >= NROWS) s -= NROWS;
@@ -63,7 +65,7 @@ void swg(hls::stream<ap_uint<SIMD * ELEM_BITS> >& in, hls::stream<ap_uint<SIMD *
                         kx = 0;
                         if (ky == K - 1) {
                             ky = 0;
-                            if (ox == OFM - 1) {
+                            if (ox == OFM_W - 1) {
                                 ox = 0;
                                 colbase = 0;
                                 oy++;

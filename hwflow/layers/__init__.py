@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from hwflow.errors import HwflowError
 from hwflow.layers.base import Layer, StreamType, clog2, divisors
+from hwflow.layers.labelselect import LabelSelect
 from hwflow.layers.maxpool import MaxPool
 from hwflow.layers.mvau import MVAU
+from hwflow.layers.pad import Pad
+from hwflow.layers.pool import Pool
 from hwflow.layers.swg import SWG
 
-KINDS: dict[str, type[Layer]] = {cls.kind: cls for cls in (MVAU, SWG, MaxPool)}
+KINDS: dict[str, type[Layer]] = {cls.kind: cls for cls in (MVAU, SWG, MaxPool, Pad, Pool, LabelSelect)}
 
 
 def layer_from_json(d: dict, arrays: dict) -> Layer:
@@ -31,5 +34,5 @@ def all_rtl_cores() -> tuple[str, ...]:
     return tuple(dict.fromkeys([*cores, "hwflow_fifo.v", "hwflow_dwc.v"]))
 
 
-__all__ = ["KINDS", "Layer", "MVAU", "MaxPool", "SWG", "StreamType", "all_rtl_cores", "clog2", "divisors",
+__all__ = ["KINDS", "LabelSelect", "Layer", "MVAU", "MaxPool", "Pad", "Pool", "SWG", "StreamType", "all_rtl_cores", "clog2", "divisors",
            "layer_from_json"]

@@ -38,6 +38,28 @@ def int_type(bits: int, signed: bool) -> DataType:
     return DataType[f"{'INT' if signed else 'UINT'}{bits}"]
 
 
+def range_type(lo: int, hi: int) -> DataType:
+    """The narrowest integer DataType holding every value in [lo, hi]."""
+    if lo >= 0:
+        return int_type(max(1, int(hi).bit_length()), False)
+    bits = max((-lo - 1).bit_length(), int(hi).bit_length()) + 1
+    return int_type(bits, True)
+
+
+def follow_width(ch: int, producer: "Layer | None", consumer: "Layer | None") -> int:
+    """Elements per beat for a layer without a folding of its own, over `ch` channels: a
+    folded consumer's (so that the consumer is not starved), else its producer's (no width
+    converter), else its consumer's, else 1; the first that divides ch."""
+    cands = []
+    if consumer is not None and consumer.fold_choices():
+        cands.append(consumer.in_epb)
+    if producer is not None:
+        cands.append(producer.out_epb)
+    if consumer is not None:
+        cands.append(consumer.in_epb)
+    return next((w for w in cands if ch % w == 0), 1)
+
+
 def signed_encoding(dtype: DataType) -> bool:
     """Whether the stream stores the element in two's complement (BIPOLAR is a bit: no)."""
     return dtype != BIPOLAR and dtype.signed()
@@ -99,6 +121,15 @@ class Layer:
     def out_type(self) -> StreamType:
         raise NotImplementedError
 
+    @property
+    def in_types(self) -> list[StreamType]:
+        """Every input stream's type, in port order (one for most kinds)."""
+        return [self.in_type]
+
+    @property
+    def out_types(self) -> list[StreamType]:
+        return [self.out_type]
+
     # shorthands the stitcher, the simulators and the driver use
     in_width = property(lambda self: self.in_type.width)
     out_width = property(lambda self: self.out_type.width)
@@ -117,6 +148,11 @@ class Layer:
     def execute(self, x: np.ndarray) -> np.ndarray:
         """[N, in elems] encoded elements -> [N, out elems] encoded elements (int64)."""
         raise NotImplementedError
+
+    def run(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        """Every input stream's elements -> every output stream's (kinds with several streams
+        override this; the others execute their one input)."""
+        return [self.execute(xs[0])]
 
     # --- folding ------------------------------------------------------------------
     def fold_choices(self, max_in_width: int | None = None) -> list[dict]:
@@ -185,3 +221,26 @@ class Layer:
     def describe(self) -> str:
         """A short shape for tables, e.g. '576x64 x784'."""
         return self.kind
+
+
+class ChannelFolded:
+    """Mixin for a layer whose one folding parameter (`width_key`: elements per beat on both
+    sides) divides its `ch` channels, chosen like an MVAU's to meet the cycle target."""
+
+    width_key: ClassVar[str] = "simd"
+
+    def fold_choices(self, max_in_width: int | None = None) -> list[dict]:
+        cap = max_in_width // self.in_elem_bits if max_in_width else None
+        return [{self.width_key: d} for d in divisors(self.ch) if cap is None or d <= cap] or [{self.width_key: 1}]
+
+    def folding(self) -> dict:
+        return {self.width_key: getattr(self, self.width_key)}
+
+    def set_folding(self, cfg: dict) -> None:
+        unknown = set(cfg) - {self.width_key}
+        if unknown:
+            raise HwflowError(f"layer {self.name}: unknown folding keys {sorted(unknown)}; use {self.width_key}")
+        setattr(self, self.width_key, int(cfg.get(self.width_key, getattr(self, self.width_key))))
+
+    def max_cycles(self) -> int:
+        return self.cycles() * getattr(self, self.width_key)     # cycles fall as 1/width

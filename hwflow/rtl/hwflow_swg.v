@@ -1,15 +1,17 @@
 // hwflow_swg: streaming sliding-window generator (im2col) for a valid K x K
-// convolution with stride STRIDE on a square NHWC image.
+// convolution with stride STRIDE on an NHWC image of IFM_H rows by IFM_W columns.
 //
-// Input: IFM_DIM x IFM_DIM pixels in row-major order, each pixel IFM_CH elements of
+// Input: IFM_H x IFM_W pixels in row-major order, each pixel IFM_CH elements of
 // ELEM_BITS in CF = IFM_CH/SIMD beats (channel c in beat c/SIMD, lane c%SIMD).
-// Output: for each output pixel (oy, ox), row-major, OFM_DIM = (IFM_DIM-K)/STRIDE+1,
-// its window's K*K*IFM_CH elements in (ky, kx, c) order, K*K*CF beats of SIMD
-// elements: the input-vector order of an MVAU with MW = K*K*IFM_CH.
+// Output: for each output pixel (oy, ox), row-major, OFM_H x OFM_W with
+// OFM_H = (IFM_H-K)/STRIDE+1 and OFM_W = (IFM_W-K)/STRIDE+1, its window's K*K*IFM_CH
+// elements in (ky, kx, c) order, K*K*CF beats of SIMD elements: the input-vector order
+// of an MVAU with MW = K*K*IFM_CH.  Trailing rows/columns no window covers are read
+// and dropped.
 //
 // Line buffer: one simple dual-port RAM (one write, one registered read per cycle:
 // BRAM/LUTRAM) of NROWS = K + TAIL row slots (TAIL below; NROWS = 2*K when STRIDE
-// divides IFM_DIM-K) of RW = IFM_DIM*CF beats; global input row r lives in slot
+// divides IFM_H-K) of RW = IFM_W*CF beats; global input row r lives in slot
 // r mod NROWS.  While the last output row of an image is emitted, its K window rows
 // (plus trailing rows no window uses) stay resident and the other K slots let the
 // writer fetch the next image's first K rows, so a steady stream of images has no
@@ -21,7 +23,7 @@
 // The writer may write row W while W - R < NROWS (its slot is no longer read); the
 // reader may emit while fill >= K (all K window rows complete).  After the last
 // window of an output row the reader frees STRIDE rows, after the last of an image
-// TAIL = IFM_DIM - (OFM_DIM-1)*STRIDE rows (the trailing rows no window uses, which
+// TAIL = IFM_H - (OFM_H-1)*STRIDE rows (the trailing rows no window uses, which
 // may not be written yet: fill goes down to K - TAIL, stored with offset TAIL - K).
 // Within a window row the K pixels are adjacent in the slot, so the read address is
 // rowptr + colbase + inner with inner running over K*CF consecutive beats.
@@ -30,15 +32,18 @@
 // hwflow_mvau), so the read pipeline never stalls, s_axis_tready depends only on
 // internal state and m_axis_tdata/tvalid come from registers.
 //
-// Cycles per image, steady stream, no stalls: max(IFM_DIM^2, OFM_DIM^2*K^2) * CF
-// (plus a few cycles; measured in tests/test_rtl_conv_cores.py).
+// Cycles per image, steady stream, no stalls:
+// max(IFM_H*IFM_W, OFM_H*OFM_W*K^2) * CF (plus a few cycles; measured in
+// tests/test_rtl_conv_cores.py).
 //
-// Legal parameters: IFM_CH % SIMD == 0, K <= IFM_DIM, 1 <= STRIDE <= K.  Others
-// instantiate a module that does not exist, whose name says what is wrong.
+// Legal parameters: IFM_CH % SIMD == 0, 1 <= K <= min(IFM_H, IFM_W),
+// 1 <= STRIDE <= K.  Others instantiate a module that does not exist, whose name says
+// what is wrong.
 `default_nettype none
 
 module hwflow_swg #(
-  parameter integer IFM_DIM = 32,
+  parameter integer IFM_H = 32,
+  parameter integer IFM_W = 32,
   parameter integer IFM_CH = 3,
   parameter integer K = 3,
   parameter integer STRIDE = 1,
@@ -56,10 +61,11 @@ module hwflow_swg #(
 );
   localparam integer WW    = SIMD * ELEM_BITS;
   localparam integer CF    = IFM_CH / SIMD;
-  localparam integer OFM   = (IFM_DIM - K) / STRIDE + 1;
-  localparam integer RW    = IFM_DIM * CF;             // beats per image row
+  localparam integer OFM_H = (IFM_H - K) / STRIDE + 1;
+  localparam integer OFM_W = (IFM_W - K) / STRIDE + 1;
+  localparam integer RW    = IFM_W * CF;               // beats per image row
   localparam integer KCF   = K * CF;                   // beats per window row
-  localparam integer TAIL  = IFM_DIM - (OFM - 1) * STRIDE;
+  localparam integer TAIL  = IFM_H - (OFM_H - 1) * STRIDE;
   localparam integer NROWS = K + TAIL;                 // 2*K unless trailing rows
   localparam integer DEPTH = NROWS * RW;
   localparam integer OFS   = TAIL - K;                 // 0 .. STRIDE-1
@@ -67,7 +73,8 @@ module hwflow_swg #(
   localparam integer RCW   = (RW > 1) ? $clog2(RW) : 1;
   localparam integer IW    = (KCF > 1) ? $clog2(KCF) : 1;
   localparam integer KW    = (K > 1) ? $clog2(K) : 1;
-  localparam integer OW    = (OFM > 1) ? $clog2(OFM) : 1;
+  localparam integer OXW   = (OFM_W > 1) ? $clog2(OFM_W) : 1;
+  localparam integer OYW   = (OFM_H > 1) ? $clog2(OFM_H) : 1;
   localparam integer FW    = $clog2(NROWS + OFS + 1);
   // Output queue depth = credits: issue -> read register -> output register -> the
   // credit is back one cycle after the beat leaves, so 3 sustain one beat per cycle.
@@ -79,8 +86,8 @@ module hwflow_swg #(
     if (IFM_CH % SIMD != 0) begin : g_bad_simd
       hwflow_swg_ILLEGAL_IFM_CH_not_multiple_of_SIMD u_err ();
     end
-    if (K > IFM_DIM || K < 1) begin : g_bad_k
-      hwflow_swg_ILLEGAL_K_larger_than_IFM_DIM u_err ();
+    if (K > IFM_H || K > IFM_W || K < 1) begin : g_bad_k
+      hwflow_swg_ILLEGAL_K_must_be_1_to_min_IFM_H_IFM_W u_err ();
     end
     if (STRIDE < 1 || STRIDE > K) begin : g_bad_stride
       hwflow_swg_ILLEGAL_STRIDE_must_be_1_to_K u_err ();
@@ -93,7 +100,8 @@ module hwflow_swg #(
   localparam [31:0] RWL32   = RW - 1;
   localparam [31:0] KCFL32  = KCF - 1;
   localparam [31:0] KL32    = K - 1;
-  localparam [31:0] OL32    = OFM - 1;
+  localparam [31:0] OXL32   = OFM_W - 1;
+  localparam [31:0] OYL32   = OFM_H - 1;
   localparam [31:0] SCF32   = STRIDE * CF;
   localparam [31:0] SRW32   = STRIDE * RW;
   localparam [31:0] TRW32   = TAIL * RW;
@@ -112,7 +120,8 @@ module hwflow_swg #(
   localparam [RCW-1:0] RW_LAST = RWL32[RCW-1:0];
   localparam [IW-1:0]  KCF_LAST = KCFL32[IW-1:0];
   localparam [KW-1:0]  K_LAST  = KL32[KW-1:0];
-  localparam [OW-1:0]  O_LAST  = OL32[OW-1:0];
+  localparam [OXW-1:0] OX_LAST = OXL32[OXW-1:0];
+  localparam [OYW-1:0] OY_LAST = OYL32[OYW-1:0];
   localparam [FW-1:0]  S_F     = S32[FW-1:0];
   localparam [FW-1:0]  T_F     = T32[FW-1:0];
   localparam [FW-1:0]  OFS_F   = OFS32[FW-1:0];
@@ -138,7 +147,8 @@ module hwflow_swg #(
   // ------------------------------------------------------------------ reader (issue)
   reg  [IW-1:0]  inner;     // kx*CF + c within the window row
   reg  [KW-1:0]  ky;
-  reg  [OW-1:0]  ox, oy;
+  reg  [OXW-1:0] ox;
+  reg  [OYW-1:0] oy;
   reg  [AW-1:0]  rbase;     // start of the slot of window row 0
   reg  [AW-1:0]  rowptr;    // start of the slot of window row ky
   reg  [AW-1:0]  colbase;   // ox*STRIDE*CF
@@ -147,8 +157,8 @@ module hwflow_swg #(
 
   wire inner_last = (inner == KCF_LAST);
   wire ky_last    = (ky == K_LAST);
-  wire ox_last    = (ox == O_LAST);
-  wire oy_last    = (oy == O_LAST);
+  wire ox_last    = (ox == OX_LAST);
+  wire oy_last    = (oy == OY_LAST);
   wire go         = (fill >= RLIM) && (credit != {CRW{1'b0}});
   wire win_end    = go && inner_last && ky_last;        // last beat of a window
   wire row_end    = win_end && ox_last;                 // ... of an output row
@@ -169,8 +179,8 @@ module hwflow_swg #(
       fill    <= OFS_F;
       inner   <= {IW{1'b0}};
       ky      <= {KW{1'b0}};
-      ox      <= {OW{1'b0}};
-      oy      <= {OW{1'b0}};
+      ox      <= {OXW{1'b0}};
+      oy      <= {OYW{1'b0}};
       rbase   <= {AW{1'b0}};
       rowptr  <= {AW{1'b0}};
       colbase <= {AW{1'b0}};
@@ -192,9 +202,9 @@ module hwflow_swg #(
             colbase <= colbase + SCF_C;
             rowptr  <= rbase;
           end else begin
-            ox      <= {OW{1'b0}};
+            ox      <= {OXW{1'b0}};
             colbase <= {AW{1'b0}};
-            oy      <= oy_last ? {OW{1'b0}} : oy + 1'b1;
+            oy      <= oy_last ? {OYW{1'b0}} : oy + 1'b1;
             rbase   <= adv[AW-1:0];
             rowptr  <= adv[AW-1:0];
           end
