@@ -22,7 +22,8 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from hwflow.errors import HwflowError
 from hwflow.graph import extract, node_label
-from hwflow.layers import MVAU, SWG, LabelSelect, MaxPool, Pad, Pool, layer_from_json
+from hwflow.layers import MVAU, SWG, AddStreams, Concat, Dup, LabelSelect, MaxPool, Pad, Pool, Threshold, \
+    layer_from_json
 from hwflow.layers.base import BIPOLAR, int_type
 from hwflow.streams import StreamGraph
 
@@ -228,40 +229,184 @@ def _is_pm_decode(model: ModelWrapper, n) -> bool:
         model.get_tensor_datatype(nxt[0].output[0]) == bip
 
 
+@dataclass
+class _Ref:
+    """Where an ONNX tensor of the streamlined graph is in the hardware: its stream, shape
+    (C, H, W) or None once flattened (`flat` keeps the (C, H, W) the flatten came from, for
+    the next FC's rows) and the stream's element type."""
+    stream: str
+    shape: tuple | None
+    elem: DataType
+    flat: tuple | None = None
+
+
 class _Lowering:
-    """Walks a streamlined graph from the hardware input to the last matrix product, keeping
-    the current stream's shape (C, H, W) and hardware element type."""
+    """Walks a streamlined graph from the hardware input to the last matrix product, node by
+    node in graph order, building a stream graph: every tensor the hardware carries has a
+    _Ref; a tensor read by several nodes goes through a Dup.  The helpers work on a cursor
+    (stream, shape, elem, flatten) that `_at` loads from a _Ref and `_ref` saves."""
 
     def __init__(self, model: ModelWrapper):
-        self.model, self.layers, self.flatten = model, [], None
-        self.shape, self.elem = None, None
+        self.model, self.layers, self.wires = model, [], {}
+        self.refs: dict[str, _Ref] = {}
+        self.ports: dict[str, list[_Ref]] = {}   # a fanned-out tensor's unread Dup outputs
+        self.stream, self.shape, self.elem, self.flatten = None, None, None, None
 
-    def run(self) -> list:
+    # --- the cursor and the stream graph ------------------------------------------------
+    def _at(self, ref: _Ref) -> None:
+        self.stream, self.shape, self.elem, self.flatten = ref.stream, ref.shape, ref.elem, ref.flat
+
+    def _ref(self) -> _Ref:
+        return _Ref(self.stream, self.shape, self.elem, self.flatten)
+
+    def _append(self, layer, ins: list[str] | None = None) -> list[str]:
+        """Add a layer reading `ins` (default: the cursor's stream); returns its output streams
+        and moves the cursor to the first."""
+        outs = [f"{layer.name}_out{k}" if len(layer.out_types) > 1 else f"{layer.name}_out"
+                for k in range(len(layer.out_types))]
+        self.layers.append(layer)
+        self.wires[layer.name] = (ins or [self.stream], outs)
+        self.stream = outs[0]
+        return outs
+
+    def _take(self, tensor: str) -> _Ref:
+        """The stream of `tensor` for one of its readers: a tensor read by several nodes is
+        duplicated once, and each reader takes one copy."""
+        ref = self.refs[tensor]
+        readers = len(self.model.find_consumers(tensor) or [])
+        if readers <= 1:
+            return ref
+        if tensor not in self.ports:
+            self._at(ref)
+            elems = int(np.prod(ref.shape if ref.shape is not None else ref.flat))
+            ch = ref.shape[0] if ref.shape is not None else elems
+            outs = self._append(Dup(f"dup{len(self.layers)}", ref.elem, elems, ch, readers))
+            self.ports[tensor] = [_Ref(o, ref.shape, ref.elem, ref.flat) for o in outs]
+        return self.ports[tensor].pop(0)
+
+    # --- the walk -----------------------------------------------------------------------
+    def run(self) -> tuple[list, dict]:
         m = self.model
         hw_nodes = [n for n in m.graph.node if _is_hw_node(m, n)]
-        for i, node in enumerate(hw_nodes):
-            last = i == len(hw_nodes) - 1
-            nxt = m.find_consumers(node.output[0]) or []
-            mt = nxt[0] if len(nxt) == 1 and nxt[0].op_type == "MultiThreshold" else None
-            if mt is None and not last:
-                what = node_label(nxt[0]) if nxt else "nothing"
-                raise HwflowError(f"unsupported structure after {node_label(node)}: found {what}; hidden "
-                                  "layers must be QuantLinear/QuantConv2d -> BatchNorm -> 1-bit QuantIdentity")
-            if node.op_type == "Conv":
-                if last:
-                    raise HwflowError(f"{node_label(node)}: a convolution as the last layer is not supported; "
-                                      "end the network with a QuantLinear")
-                self._conv(node, mt)
-            else:
-                self._fc(node, None if last else mt)
-            if not last:
-                self.elem = self.layers[-1].out_dtype
-                self._between(mt.output[0], hw_nodes[i + 1])
-        return self.layers
+        first = _hw_input(m, hw_nodes[0])
+        shape = tuple(m.get_tensor_shape(first)[1:])
+        dt = m.get_tensor_datatype(first)
+        elem = BIPOLAR if dt.bitwidth() == 1 else int_type(dt.bitwidth(), dt.signed())
+        self.refs[first] = _Ref("in", shape if len(shape) == 3 else None, elem, None if len(shape) == 3 else shape)
+        done: set[str] = set()
+        for node in m.graph.node:
+            if node.name in done or not any(i in self.refs for i in node.input):
+                continue
+            if node is hw_nodes[-1]:
+                self._product(node, None, last=True)
+                break
+            absorbed = self._node(node, hw_nodes)
+            done.update(n.name for n in absorbed)
+        return self.layers, self.wires
 
-    @property
-    def mvaus(self):
-        return [lay for lay in self.layers if isinstance(lay, MVAU)]
+    def _node(self, n, hw_nodes) -> list:
+        """Lower one node whose input the hardware carries; returns the nodes it absorbed."""
+        from hwflow.streamline import pad_spec, sum_pool_output
+        m = self.model
+        if _is_hw_node(m, n):
+            nxt = m.find_consumers(n.output[0]) or []
+            mt = nxt[0] if len(nxt) == 1 and nxt[0].op_type == "MultiThreshold" else None
+            if mt is None:
+                what = node_label(nxt[0]) if nxt else "nothing"
+                raise HwflowError(f"unsupported structure after {node_label(n)}: found {what}; hidden "
+                                  "layers must be QuantLinear/QuantConv2d -> BatchNorm -> quantized activation")
+            self._product(n, mt, last=False)
+            return [mt]
+        if n.op_type == "Add" and all(i in self.refs for i in n.input):
+            self._add(n)
+            return []
+        if n.op_type == "Concat":
+            self._concat(n)
+            return []
+        self._at(self._take(n.input[0]))
+        out = n.output[0]
+        if n.op_type == "MultiThreshold":
+            self._threshold(n)
+        elif n.op_type == "MaxPool":
+            self._maxpool(n)
+        elif n.op_type == "Pad" and pad_spec(m, n) is not None and self.shape is not None:
+            pads, v = pad_spec(m, n)
+            if m.get_tensor_datatype(n.input[0]).name == "BINARY":
+                self._pad(pads, 2 * int(v) - 1)                     # bits padded with bits
+            elif m.get_tensor_datatype(n.input[0]) == BIPOLAR:
+                self._pad(pads, 0, int_type(2, True))              # +-1 padded with zeros
+            else:
+                self._pad(pads, int(v))
+        elif n.op_type == "ReduceSum" and self.shape is not None:
+            c, h, w = self.shape
+            self._sum_pool(1, h * w)
+            self.shape = (c, 1, 1)
+        elif sum_pool_output(m, n) is not None and self.shape is not None:
+            self._avg_pool(n)
+            out = sum_pool_output(m, n)
+            self.refs[out] = self._ref()
+            return [m.find_producer(out), single_consumer_of(m, n.output[0])]
+        elif n.op_type in ("Flatten", "Reshape"):
+            if self.shape is not None:
+                self.flatten, self.shape = self.shape, None
+        elif n.op_type in ("Mul", "Add") and _is_pm_decode(m, n):
+            pass  # the +-1 decode in front of an integer product: the hardware reads the bits
+        else:
+            raise HwflowError(f"unsupported op between layers: {node_label(n)}")
+        self.refs[out] = self._ref()
+        return []
+
+    def _product(self, node, mt, last: bool) -> None:
+        """A matrix product (and the activation after it) as an MVAU, with the window
+        generator (and padding) of a convolution."""
+        self._at(self._take(node.input[0]))
+        if node.op_type == "Conv":
+            if last:
+                raise HwflowError(f"{node_label(node)}: a convolution as the last layer is not supported; "
+                                  "end the network with a QuantLinear")
+            self._conv(node, mt)
+        else:
+            self._fc(node, mt)
+        if not last:
+            self.elem = self.layers[-1].out_dtype
+            self.refs[mt.output[0]] = self._ref()
+
+    def _add(self, n) -> None:
+        a, b = self._take(n.input[0]), self._take(n.input[1])
+        if a.shape != b.shape or a.elem != b.elem:
+            raise HwflowError(f"{node_label(n)}: adds streams of different shapes or types ({a.shape} "
+                              f"{a.elem.name}, {b.shape} {b.elem.name}); both inputs need the same quantizer")
+        if a.shape is None:
+            raise HwflowError(f"{node_label(n)}: only adds of feature maps (before flattening) are supported")
+        self._at(a)
+        c, h, w = a.shape
+        self._append(AddStreams(f"add{len(self.layers)}", a.elem, c * h * w, c), [a.stream, b.stream])
+        self.elem = self.layers[-1].out_dtype
+        self.refs[n.output[0]] = self._ref()
+
+    def _concat(self, n) -> None:
+        attr = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        if len(n.input) != 2 or attr.get("axis", 1) not in (1, -3):
+            raise HwflowError(f"{node_label(n)}: only channel concatenations of two feature maps are supported")
+        a, b = self._take(n.input[0]), self._take(n.input[1])
+        if a.shape is None or b.shape is None or a.shape[1:] != b.shape[1:] or a.elem != b.elem:
+            raise HwflowError(f"{node_label(n)}: concatenates feature maps of different sizes or element types")
+        self._at(a)
+        c0, h, w = a.shape
+        self._append(Concat(f"concat{len(self.layers)}", a.elem, h * w, c0, b.shape[0]), [a.stream, b.stream])
+        self.shape = (c0 + b.shape[0], h, w)
+        self.refs[n.output[0]] = self._ref()
+
+    def _threshold(self, mt) -> None:
+        """A requantization (an activation on an add's or a pooling's integers)."""
+        act = _activation(self.model, mt)
+        t = act["thresholds"]
+        t = t.reshape(len(t), -1)
+        c = t.shape[0]
+        elems = int(np.prod(self.shape)) if self.shape is not None else int(np.prod(self.flatten))
+        lay = Threshold(f"thresh{len(self.layers)}", t, elems // c, self.elem, act.get("out_act"), act.get("out_bias", 0))
+        self._append(lay)
+        self.elem = lay.out_dtype
 
     def _input_elem(self, tensor: str) -> DataType:
         """The hardware element type of an integer product's input."""
@@ -273,14 +418,18 @@ class _Lowering:
     def _pad(self, pads, value: int, out: DataType | None = None) -> None:
         c, h, w = self.shape
         pad = Pad(f"pad{len(self.layers)}", h, w, c, tuple(pads), self.elem, out or self.elem, value)
-        self.layers.append(pad)
+        self._append(pad)
         self.shape, self.elem = (c, pad.ofm_h, pad.ofm_w), pad.out_dtype
 
     def _windows(self, k: int, stride: int) -> SWG:
         c, h, w = self.shape
         swg = SWG(f"swg{len(self.layers)}", h, c, k, stride, 1, self.elem, ifm_width=w)
-        self.layers.append(swg)
+        self._append(swg)
         return swg
+
+    @property
+    def mvaus(self):
+        return [lay for lay in self.layers if isinstance(lay, MVAU)]
 
     def _conv(self, node, mt):
         from hwflow.streamline import conv_geometry
@@ -289,7 +438,7 @@ class _Lowering:
         oc, ic, k, _ = w.shape
         _, stride, pads = conv_geometry(node)
         self.elem = self._input_elem(node.input[0])
-        self.shape = tuple(m.get_tensor_shape(node.input[0])[1:])
+        self.shape = tuple(m.get_tensor_shape(node.input[0])[1:]) if self.shape is None else self.shape
         if any(pads):  # zeros: +-1 bits become {-1, 0, +1} integers
             self._pad(pads, 0, int_type(2, True) if self.elem == BIPOLAR else self.elem)
         elem = self.elem
@@ -299,8 +448,7 @@ class _Lowering:
         if elem == BIPOLAR and wts["w_dtype"] == BIPOLAR:  # the graph thresholds dot = 2*pc - MW; XNOR counts pc
             act["thresholds"] = np.clip(np.ceil((act["thresholds"] + mw) / 2), 0, mw + 1).astype(np.int64)
         swg = self._windows(k, stride or 1)
-        self.layers.append(MVAU(f"mvau{len(self.mvaus)}", in_dtype=elem, vectors=swg.windows, simd_base=ic,
-                                **wts, **act))
+        self._append(MVAU(f"mvau{len(self.mvaus)}", in_dtype=elem, vectors=swg.windows, simd_base=ic, **wts, **act))
         self.shape = (oc, swg.ofm_h, swg.ofm_w)
 
     def _fc(self, node, mt):
@@ -311,62 +459,26 @@ class _Lowering:
         dt = m.get_tensor_datatype(node.input[0])
         in_dtype = BIPOLAR if node.op_type == "XnorPopcountMatMul" or dt == BIPOLAR else \
             int_type(dt.bitwidth(), dt.signed())
-        if self.flatten is not None:  # the graph flattened NCHW, the stream is NHWC: reorder rows
+        if self.flatten is not None and len(self.flatten) == 3:  # the graph flattened NCHW, the stream is NHWC
             c, h, wd = self.flatten
             order = np.arange(c * h * wd).reshape(c, h, wd).transpose(1, 2, 0).reshape(-1)
             w = w[order]
-            self.flatten = None
         act = _activation(m, mt) if mt is not None else {"thresholds": None}
         wts = _hw_weights(np.ascontiguousarray(w.T))
-        self.layers.append(MVAU(f"mvau{len(self.mvaus)}", in_dtype=in_dtype, **wts, **act))
+        self._append(MVAU(f"mvau{len(self.mvaus)}", in_dtype=in_dtype, **wts, **act))
+        self.shape, self.flatten = None, (wts["weights"].shape[0],)
 
-    def _between(self, tensor, target):
-        """Pads, poolings and flattens between two matrix products; anything else is refused."""
-        from hwflow.streamline import pad_spec, pool_window, sum_pool_output
-        m = self.model
-        while True:
-            nxt = m.find_consumers(tensor) or []
-            if len(nxt) != 1:
-                raise HwflowError(f"unsupported fan-out of tensor {tensor}")
-            n = nxt[0]
-            if n is target:
-                return
-            if n.op_type == "MaxPool":
-                self._maxpool(n)
-            elif n.op_type == "Pad" and pad_spec(m, n) is not None and self.shape is not None:
-                pads, v = pad_spec(m, n)
-                if m.get_tensor_datatype(n.input[0]).name == "BINARY":
-                    self._pad(pads, 2 * int(v) - 1)                     # bits padded with bits
-                elif m.get_tensor_datatype(n.input[0]) == BIPOLAR:
-                    self._pad(pads, 0, int_type(2, True))              # +-1 padded with zeros
-                else:
-                    self._pad(pads, int(v))
-            elif n.op_type == "ReduceSum" and self.shape is not None:
-                c, h, w = self.shape
-                self._sum_pool(1, h * w)
-                self.shape = (c, 1, 1)
-            elif sum_pool_output(m, n) is not None and self.shape is not None:
-                kk, _ = pool_window(m, n)
-                from hwflow.streamline import conv_geometry
-                k, stride, _ = conv_geometry(n)
-                swg = self._windows(k, stride or k)
-                self._sum_pool(swg.windows, kk)
-                self.shape = (self.shape[0], swg.ofm_h, swg.ofm_w)
-                n = m.find_producer(sum_pool_output(m, n))        # continue after the Round
-            elif n.op_type in ("Flatten", "Reshape"):
-                if self.shape is not None:
-                    self.flatten = self.shape
-                    self.shape = None
-            elif n.op_type in ("Mul", "Add") and (_is_pm_decode(m, n) or
-                                                   m.get_tensor_datatype(target.input[0]) == BIPOLAR):
-                pass  # the +-1 decode in front of an integer product: the hardware reads the bits
-            else:
-                raise HwflowError(f"unsupported op between layers: {node_label(n)}")
-            tensor = n.output[0]
+    def _avg_pool(self, n) -> None:
+        from hwflow.streamline import conv_geometry, pool_window
+        kk, _ = pool_window(self.model, n)
+        k, stride, _ = conv_geometry(n)
+        swg = self._windows(k, stride or k)
+        self._sum_pool(swg.windows, kk)
+        self.shape = (self.shape[0], swg.ofm_h, swg.ofm_w)
 
     def _sum_pool(self, windows: int, kk: int) -> None:
         pool = Pool(f"pool{len(self.layers)}", windows, kk, self.shape[0], "sum", 1, self.elem)
-        self.layers.append(pool)
+        self._append(pool)
         self.elem = pool.out_dtype
 
     def _maxpool(self, n) -> None:
@@ -388,14 +500,19 @@ class _Lowering:
                     pads[3] + _ceil_extra(w, k, stride, pads[1], pads[3])]
         if stride == k and not any(pads):
             pool = MaxPool(f"pool{len(self.layers)}", h, c, k, dtype=self.elem, ifm_width=w)
-            self.layers.append(pool)
+            self._append(pool)
             self.shape = (c, pool.ofm_h, pool.ofm_w)
             return
         if any(pads):
             self._pad(pads, -1 if self.elem == BIPOLAR else int(self.elem.min()))
         swg = self._windows(k, stride)
-        self.layers.append(Pool(f"pool{len(self.layers)}", swg.windows, k * k, c, "max", 1, self.elem))
+        self._append(Pool(f"pool{len(self.layers)}", swg.windows, k * k, c, "max", 1, self.elem))
         self.shape = (c, swg.ofm_h, swg.ofm_w)
+
+
+def single_consumer_of(model: ModelWrapper, tensor: str):
+    nxt = model.find_consumers(tensor) or []
+    return nxt[0] if len(nxt) == 1 else None
 
 
 def _ceil_extra(size: int, k: int, stride: int, lo: int, hi: int) -> int:
@@ -420,7 +537,7 @@ def lower(model: ModelWrapper) -> Dataflow:
     for n in head.graph.node:
         if n.op_type not in HEAD_OPS:
             raise HwflowError(f"unsupported op before the first layer: {node_label(n)}")
-    layers = _Lowering(model).run()
+    layers, wires = _Lowering(model).run()
     tail = extract(model, [hw_nodes[-1].output[0]], [model.graph.output[0].name])
     for n in tail.graph.node:
         if n.op_type not in TAIL_OPS:
@@ -428,12 +545,14 @@ def lower(model: ModelWrapper) -> Dataflow:
     in_shape = tuple(model.get_tensor_shape(inp))[1:]
     argmax = _argmax_after(model, hw_nodes[-1])
     if argmax is not None:  # the label on chip: the stream carries one index per image
-        layers.append(LabelSelect("labels", layers[-1].mh, layers[-1].out_dtype))
-        return Dataflow(StreamGraph.chain(layers), head, _label_tail(model, argmax), in_shape)
+        label = LabelSelect("labels", layers[-1].mh, layers[-1].out_dtype)
+        wires[label.name] = (wires[layers[-1].name][1], ["labels_out"])
+        layers.append(label)
+        return Dataflow(StreamGraph(layers, wires), head, _label_tail(model, argmax), in_shape)
     if hw_nodes[-1].op_type == "XnorPopcountMatMul":
         # the tail starts from the last popcount pc; the hardware outputs 2*pc - MW
-        return Dataflow(StreamGraph.chain(layers), head, tail, in_shape, 0.5, layers[-1].mw / 2)
-    return Dataflow(StreamGraph.chain(layers), head, tail, in_shape)  # the dot product itself
+        return Dataflow(StreamGraph(layers, wires), head, tail, in_shape, 0.5, layers[-1].mw / 2)
+    return Dataflow(StreamGraph(layers, wires), head, tail, in_shape)  # the dot product itself
 
 
 def _argmax_after(model: ModelWrapper, last):

@@ -334,7 +334,23 @@ def _integer_producer(model: ModelWrapper, node):
                 w[:, ch] = -w[:, ch]
             model.set_initializer(node.input[1], w)
         return np.arange(-lim, lim + 1), flip, lambda v: -v
+    if node.op_type in INT_STREAM_OPS and node.output and _is_int(model, node.output[0]):
+        lo, hi = _int_range(model, node.output[0])
+
+        def no_flip(ch):
+            raise HwflowError(f"{node_label(node)}: the activation after it falls as its output rises in channel "
+                              f"{ch} (a negative scale); after an add or a pooling only increasing activations "
+                              "fold into thresholds")
+        return np.arange(int(lo), int(hi) + 1), no_flip, lambda v: v
     return None
+
+
+# ops whose integer output (an add of levels, a sum, a max or padding of them) may feed an activation
+INT_STREAM_OPS = ("Add", "ReduceSum", "Round", "MaxPool", "Pad")
+
+
+def _is_int(model: ModelWrapper, tensor: str) -> bool:
+    return model.get_tensor_datatype(tensor).name.startswith(("INT", "UINT"))
 
 
 def _int_range(model: ModelWrapper, tensor: str) -> tuple:
@@ -428,7 +444,8 @@ def _level_index(model: ModelWrapper, node, chain: list, quant, values: np.ndarr
     """Run `chain` on every value of every channel of `node`'s output: level indices [V, C]
     (0/1 for a binary MultiThreshold, q - lowest level for a Quant), in chunks of values so
     that a wide pre-activation range stays in bounded memory."""
-    channels = model.get_tensor_shape(node.output[0])[1 if node.op_type == "Conv" else -1]
+    spatial = len(model.get_tensor_shape(node.output[0])) == 4     # NCHW: channels on axis 1
+    channels = model.get_tensor_shape(node.output[0])[1 if spatial else -1]
     last = chain[-1] if quant is None else quant
     nodes = chain[:chain.index(last) + 1]
     step = max(1, FOLD_CHUNK_ELEMS // channels)
@@ -436,7 +453,7 @@ def _level_index(model: ModelWrapper, node, chain: list, quant, values: np.ndarr
         s, lo, n_levels, _ = _quant_levels(model, quant)
     parts = []
     for v in (values[i:i + step] for i in range(0, len(values), step)):
-        shape = (len(v), channels) + ((1, 1) if node.op_type == "Conv" else ())
+        shape = (len(v), channels) + ((1, 1) if spatial else ())
         grid = np.broadcast_to(v.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape).astype(np.float32)
         out = run_subgraph(model, nodes, {node.output[0]: grid}, last.output[0])
         if quant is not None:  # s*q back to the level index q - lo
@@ -700,6 +717,32 @@ class MatMulToInt(Transformation):
         return model, False
 
 
+class AddToInt(Transformation):
+    """q1*s + q2*s -> (q1 + q2)*s: a residual add of two activations that share a quantizer
+    (Brevitas's shared-quantizer pattern) becomes an add of their integer levels."""
+
+    def apply(self, model):
+        from hwflow.layers.base import range_type
+        for node in model.graph.node:
+            if node.op_type != "Add" or any(model.get_initializer(i) is not None for i in node.input):
+                continue
+            a, b = _int_source(model, node.input[0]), _int_source(model, node.input[1])
+            if a is None or b is None:
+                continue
+            if np.shape(a[1]) != np.shape(b[1]) or not np.allclose(a[1], b[1], rtol=1e-6, atol=0):
+                raise HwflowError(f"{node_label(node)}: adds activations with different scales; give both inputs "
+                                  "of a residual add the same quantizer (one QuantIdentity used for both)")
+            (lo1, hi1), (lo2, hi2) = _int_range(model, a[0]), _int_range(model, b[0])
+            ints = model.make_new_valueinfo_name()
+            new = [helper.make_node("Add", [a[0], b[0]], [ints], name=node.name),
+                   *_scale(model, ints, a[1], node.output[0], node.name)]
+            replace_nodes(model, [node], new)
+            model.set_tensor_datatype(ints, range_type(int(lo1 + lo2), int(hi1 + hi2)))
+            remove_dead_nodes(model)
+            return model, True
+        return model, False
+
+
 def pad_spec(model: ModelWrapper, node):
     """A constant Pad of the two spatial axes of an NCHW tensor as ([top, left, bottom, right],
     value), or None if it is another kind of Pad."""
@@ -865,7 +908,8 @@ def _scalar_or_array(s):
 
 # SinkDecode runs again after PoolToSum: a flatten after a pooling moves onto the sums
 PASSES = (FoldWeightQuantizers, ReshapeToFlatten, QuantActToInt, BipolarActToBits, SinkDecode, SinkPad,
-          PoolToSum, SinkDecode, ConvToInt, MatMulToXnor, MatMulToInt, FoldThresholds)
+          PoolToSum, SinkDecode, ConvToInt, MatMulToXnor, MatMulToInt, FoldThresholds, AddToInt, SinkDecode,
+          FoldThresholds)
 
 
 def streamline(model: ModelWrapper) -> ModelWrapper:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hwflow.errors import HwflowError
 from hwflow.layers import Layer, StreamType
 
@@ -153,6 +155,43 @@ class StreamGraph:
 
     # --- FIFO sizing ------------------------------------------------------------------
     def fifo_depths(self) -> dict[str, int]:
-        """Depths (beats) that streams need beyond their consumer's own (Layer.fifo_depth):
-        none in a chain, where every stream is only ever behind its one producer."""
-        return {}
+        """Depths (beats) of the streams into a join (an add, a concatenation) whose inputs
+        fork from one Dup: the short branch (a shortcut) must hold what the Dup sends it while
+        the long branch is still reading its way to the same elements, or the Dup stalls on
+        the full shortcut, the long branch starves and the join waits forever.
+
+        Along each branch, `Layer.need` maps an element the join reads to the last element
+        of the Dup's stream the branch must have read to produce it.  A branch must buffer,
+        at its join input, the elements it can already produce while the other branch still
+        needs more of the Dup's stream; a quarter more, and 8 beats, are kept for the
+        branches' burstiness (the rate then matches, checked in rtlsim)."""
+        depths: dict[str, int] = {}
+        for join in (lay for lay in self.layers if len(lay.in_types) > 1):
+            paths = [self._branch(s) for s in self.ins(join)]
+            if any(p is None for p in paths) or len({fork for fork, _ in paths}) != 1:
+                continue
+            needs = []
+            for s, (_, layers) in zip(self.ins(join), paths):
+                j = np.arange(self.stream_type(s).elems)
+                for lay in layers:                      # from the join back to the fork
+                    j = lay.need(j)
+                needs.append(np.maximum.accumulate(j))
+            for i, s in enumerate(self.ins(join)):
+                other = np.max([n for k, n in enumerate(needs) if k != i], axis=0)
+                ready = np.searchsorted(needs[i], other, side="right")   # elements branch i can have written
+                backlog = int(np.max(ready - np.arange(len(other)), initial=0))
+                epb = self.edge_types(s)[1].epb
+                depths[s] = max(self.default_depth(join), -(-backlog * 5 // 4 // epb) + 8)
+        return depths
+
+    def default_depth(self, consumer: Layer) -> int:
+        return max(4, consumer.fifo_depth())
+
+    def _branch(self, stream: str):
+        """(the Dup a join input forks from, the layers from the join back to it), or None."""
+        layers = []
+        prod = self.producer(stream)
+        while prod is not None and prod.kind != "Dup":
+            layers.append(prod)
+            prod = self.producer(self.ins(prod)[0])
+        return (prod.name, layers) if prod is not None else None

@@ -38,8 +38,9 @@ def _check(name, tmp_path, backend):
     return res
 
 
+# TFC-W1A2's RTL build (its datapaths are in the padding and property tests) runs with `make test-slow`
 @pytest.mark.rtlsim
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", [pytest.param("tfc_1w2a", marks=pytest.mark.slow), "tfc_2w2a"])
 def test_bnn_pynq_rtl(name, tmp_path):
     need_verilator()
     res = _check(name, tmp_path, "rtl")

@@ -137,12 +137,13 @@ class _BadConv(nn.Module):
         return self.fc(h.flatten(1)[:, :8])  # the conv is rejected before this matters
 
 
-@pytest.mark.parametrize("kwargs,needle", [({"padding": 1}, "padding"), ({"stride": 2}, "strides"),
-                                           ({"dilation": 2}, "dilations"), ({"groups": 2}, "group")])
-def test_unsupported_conv_features_are_named(kwargs, needle, tmp_path):
+@pytest.mark.parametrize("kwargs,needles", [({"stride": 4}, ("strides", "Conv")), ({"dilation": 2}, ("dilations", "Conv")),
+                                            ({"groups": 2}, ("group", "Conv")),
+                                            ({"padding": 1, "padding_mode": "reflect"}, ("reflect padding", "Pad"))])
+def test_unsupported_conv_features_are_named(kwargs, needles, tmp_path):
     path = export.export_brevitas(_BadConv(**kwargs).eval(), (4, 7, 7), tmp_path / "m.onnx")
     rc, _, err = hwflow("build", path, "--no-rtlsim", "--synth", "none", "--out", tmp_path / "b")
-    assert_user_error(rc, err, needle, "Conv")
+    assert_user_error(rc, err, *needles)
 
 
 def test_design_too_big_for_the_board_fails_with_numbers(tmp_path):

@@ -75,6 +75,7 @@ def _build_equals_torch(tmp_path, backend):
         np.testing.assert_array_equal(got, net(torch.from_numpy(x)).numpy())
 
 
+@pytest.mark.slow  # the core is checked alone in test_rtl_labelselect; the build with `make test-slow`
 @pytest.mark.rtlsim
 def test_build_equals_torch_rtl(tmp_path):
     need_verilator()

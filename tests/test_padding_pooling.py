@@ -145,8 +145,12 @@ def _build_equals_torch(name, tmp_path, backend):
     return res
 
 
+# the second net's RTL build runs with `make test-slow` (its HLS build and both lowerings by default)
+RTL_BUILDS = [pytest.param(n, marks=pytest.mark.slow) if n == "kernels-pools" else n for n in MODELS]
+
+
 @pytest.mark.rtlsim
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", RTL_BUILDS)
 def test_build_equals_torch_rtl(name, tmp_path):
     need_verilator()
     res = _build_equals_torch(name, tmp_path, "rtl")

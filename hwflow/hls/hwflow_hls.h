@@ -9,4 +9,5 @@
 #include "hwflow_pool.h"
 #include "hwflow_swg.h"
 #include "hwflow_pad.h"
+#include "hwflow_streams.h"
 #endif

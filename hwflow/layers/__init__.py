@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from hwflow.errors import HwflowError
 from hwflow.layers.base import Layer, StreamType, clog2, divisors
+from hwflow.layers.graph import AddStreams, Concat, Dup
 from hwflow.layers.labelselect import LabelSelect
 from hwflow.layers.maxpool import MaxPool
 from hwflow.layers.mvau import MVAU
 from hwflow.layers.pad import Pad
 from hwflow.layers.pool import Pool
 from hwflow.layers.swg import SWG
+from hwflow.layers.threshold import Threshold
 
-KINDS: dict[str, type[Layer]] = {cls.kind: cls for cls in (MVAU, SWG, MaxPool, Pad, Pool, LabelSelect)}
+KINDS: dict[str, type[Layer]] = {cls.kind: cls for cls in (MVAU, SWG, MaxPool, Pad, Pool, LabelSelect, Threshold, Dup,
+                                                       AddStreams, Concat)}
 
 
 def layer_from_json(d: dict, arrays: dict) -> Layer:
@@ -34,5 +37,5 @@ def all_rtl_cores() -> tuple[str, ...]:
     return tuple(dict.fromkeys([*cores, "hwflow_fifo.v", "hwflow_dwc.v"]))
 
 
-__all__ = ["KINDS", "LabelSelect", "Layer", "MVAU", "MaxPool", "Pad", "Pool", "SWG", "StreamType", "all_rtl_cores", "clog2", "divisors",
+__all__ = ["AddStreams", "Concat", "Dup", "KINDS", "LabelSelect", "Threshold", "Layer", "MVAU", "MaxPool", "Pad", "Pool", "SWG", "StreamType", "all_rtl_cores", "clog2", "divisors",
            "layer_from_json"]

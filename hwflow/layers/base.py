@@ -149,6 +149,12 @@ class Layer:
         """[N, in elems] encoded elements -> [N, out elems] encoded elements (int64)."""
         raise NotImplementedError
 
+    def need(self, out_idx: np.ndarray) -> np.ndarray:
+        """For output elements (indices within an image), the last input element the layer
+        must have read to write each (the FIFO analysis of hwflow.streams); elementwise by
+        default."""
+        return out_idx
+
     def run(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         """Every input stream's elements -> every output stream's (kinds with several streams
         override this; the others execute their one input)."""

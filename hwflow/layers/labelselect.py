@@ -41,6 +41,9 @@ class LabelSelect(Layer):
     def execute(self, x: np.ndarray) -> np.ndarray:
         return np.argmax(np.asarray(x).reshape(len(x), self.n), axis=1).astype(np.int64)[:, None]
 
+    def need(self, out_idx: np.ndarray) -> np.ndarray:
+        return (out_idx + 1) * self.n - 1
+
     def tie(self, producer, consumer) -> None:
         self.pe = follow_width(self.n, producer, None)
 

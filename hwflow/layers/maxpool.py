@@ -48,6 +48,11 @@ class MaxPool(Layer):
         img = np.asarray(x).reshape(n, self.ifm_h, self.ifm_w, self.ch)[:, :oh * p, :ow * p, :]
         return img.reshape(n, oh, p, ow, p, self.ch).max(axis=(2, 4)).reshape(n, -1)
 
+    def need(self, out_idx: np.ndarray) -> np.ndarray:
+        oy, ox = np.divmod(out_idx // self.ch, self.ofm_w)
+        p = self.pool
+        return ((oy * p + p - 1) * self.ifm_w + ox * p + p) * self.ch - 1
+
     def tie(self, producer, consumer) -> None:
         if producer is not None and producer.fold_choices():
             self.pe = producer.out_epb

@@ -140,6 +140,9 @@ class MVAU(Layer):
             y = self.out_bias + (acc[:, :, None] >= self.thresholds2d[None]).sum(axis=2, dtype=np.int64)
         return y.reshape(n, self.vectors * self.mh)
 
+    def need(self, out_idx: np.ndarray) -> np.ndarray:
+        return (out_idx // self.mh + 1) * self.mw - 1      # a whole input vector per output vector
+
     # --- folding ------------------------------------------------------------------
     def _simds(self, max_simd: int | None = None) -> list[int]:
         base = self.simd_base or self.mw

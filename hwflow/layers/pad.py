@@ -64,6 +64,14 @@ class Pad(ChannelFolded, Layer):
         t, left, b, r = self.pads
         return np.pad(img, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=fill).reshape(len(x), -1)
 
+    def need(self, out_idx: np.ndarray) -> np.ndarray:
+        # interior pixels at or before each output pixel in raster order (at least the first)
+        y, x = np.divmod(out_idx // self.ch, self.ofm_w)
+        t, left = self.pads[0], self.pads[1]
+        rows = np.clip(y - t, 0, self.ifm_h)
+        cols = np.where((y >= t) & (y < t + self.ifm_h), np.clip(x - left + 1, 0, self.ifm_w), 0)
+        return np.maximum((rows * self.ifm_w + cols) * self.ch - 1, self.ch - 1)
+
     def check_folding(self) -> None:
         if self.ch % self.simd:
             raise HwflowError(f"layer {self.name}: {self.simd} channels per beat must divide its {self.ch} channels")

@@ -60,6 +60,9 @@ class Pool(ChannelFolded, Layer):
             win = 2 * win - 1
         return win.sum(axis=2).reshape(len(x), -1)
 
+    def need(self, out_idx: np.ndarray) -> np.ndarray:
+        return (out_idx // self.ch + 1) * self.kk * self.ch - 1
+
     def check_folding(self) -> None:
         if self.mode not in MODES:
             raise HwflowError(f"layer {self.name}: pool mode {self.mode!r} is not one of {', '.join(MODES)}")

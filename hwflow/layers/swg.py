@@ -54,6 +54,11 @@ class SWG(Layer):
         win = win[:, :self.ofm_h, :self.ofm_w]
         return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n, -1)
 
+    def need(self, out_idx: np.ndarray) -> np.ndarray:
+        # a window row starts once its K input rows are complete (the core is row-granular)
+        oy = out_idx // (self.k * self.k * self.ch) // self.ofm_w
+        return (oy * self.stride + self.k) * self.ifm_w * self.ch - 1
+
     def tie(self, producer, consumer) -> None:
         self.simd = follow_width(self.ch, producer, consumer)
 
