@@ -61,7 +61,7 @@ def test_per_layer_expected_streams_stay_bounded(cnv, tmp_path):
     n = 600
     x = random_hw_inputs(cnv.layers[0], (n, cnv.layers[0].in_elems), 1)
     counts = [n] * len(cnv.layers)
-    files, peak = _peak(lambda: _expected_streams(cnv.layers, x, counts, tmp_path))
+    files, peak = _peak(lambda: _expected_streams(cnv.layers, cnv.layers, x, counts, tmp_path))
     assert peak < BOUND, f"expected streams peaked at {peak / 2**20:.0f} MB"
     # the files hold exactly the packed streams: check the first layer's and the last's
     first, last = cnv.layers[0], cnv.layers[-1]
