@@ -346,7 +346,7 @@ def _integer_producer(model: ModelWrapper, node):
 
 
 # ops whose integer output (an add of levels, a sum, a max or padding of them) may feed an activation
-INT_STREAM_OPS = ("Add", "ReduceSum", "Round", "MaxPool", "Pad")
+INT_STREAM_OPS = ("Add", "ReduceSum", "Round", "MaxPool", "Pad", "Concat")
 
 
 def _is_int(model: ModelWrapper, tensor: str) -> bool:
@@ -743,6 +743,32 @@ class AddToInt(Transformation):
         return model, False
 
 
+class ConcatToInt(Transformation):
+    """Concat(q1*s, q2*s, ...) -> Concat(q1, q2, ...)*s: a concatenation of activations with
+    one scale becomes one of their integer levels (their types must then agree)."""
+
+    def apply(self, model):
+        for node in model.graph.node:
+            if node.op_type != "Concat":
+                continue
+            srcs = [_int_source(model, i) for i in node.input]
+            if any(src is None for src in srcs):
+                continue
+            if any(np.ndim(src[1]) for src in srcs) or not np.allclose([src[1] for src in srcs], srcs[0][1],
+                                                                         rtol=1e-6, atol=0):
+                raise HwflowError(f"{node_label(node)}: concatenates activations with different scales; give its "
+                                  "inputs one per-tensor quantizer (one QuantIdentity used for all)")
+            ints = model.make_new_valueinfo_name()
+            cat = helper.make_node("Concat", [src[0] for src in srcs], [ints], name=node.name)
+            cat.attribute.extend(node.attribute)
+            replace_nodes(model, [node], [cat, *_scale(model, ints, srcs[0][1], node.output[0], node.name)])
+            types = {model.get_tensor_datatype(src[0]) for src in srcs}
+            model.set_tensor_datatype(ints, types.pop() if len(types) == 1 else DataType["INT32"])
+            remove_dead_nodes(model)
+            return model, True
+        return model, False
+
+
 def pad_spec(model: ModelWrapper, node):
     """A constant Pad of the two spatial axes of an NCHW tensor as ([top, left, bottom, right],
     value), or None if it is another kind of Pad."""
@@ -906,10 +932,10 @@ def _scalar_or_array(s):
     return float(s.reshape(())) if s.size == 1 else s
 
 
-# SinkDecode runs again after PoolToSum: a flatten after a pooling moves onto the sums
+# SinkDecode runs again after PoolToSum and the joins: a flatten after a pooling moves onto the
+# sums, a max-pool after an add onto the added levels
 PASSES = (FoldWeightQuantizers, ReshapeToFlatten, QuantActToInt, BipolarActToBits, SinkDecode, SinkPad,
-          PoolToSum, SinkDecode, ConvToInt, MatMulToXnor, MatMulToInt, FoldThresholds, AddToInt, SinkDecode,
-          FoldThresholds)
+          PoolToSum, AddToInt, ConcatToInt, SinkDecode, ConvToInt, MatMulToXnor, MatMulToInt, FoldThresholds)
 
 
 def streamline(model: ModelWrapper) -> ModelWrapper:

@@ -170,16 +170,16 @@ class StreamGraph:
             paths = [self._branch(s) for s in self.ins(join)]
             if any(p is None for p in paths) or len({fork for fork, _ in paths}) != 1:
                 continue
-            needs = []
-            for s, (_, layers) in zip(self.ins(join), paths):
+            needs = []  # per unit the join reads together (an element, or a pixel of a concatenation)
+            for port, (s, (_, layers)) in enumerate(zip(self.ins(join), paths)):
                 j = np.arange(self.stream_type(s).elems)
                 for lay in layers:                      # from the join back to the fork
                     j = lay.need(j)
-                needs.append(np.maximum.accumulate(j))
+                needs.append(np.maximum.accumulate(j).reshape(-1, join.join_unit(port))[:, -1])
             for i, s in enumerate(self.ins(join)):
                 other = np.max([n for k, n in enumerate(needs) if k != i], axis=0)
-                ready = np.searchsorted(needs[i], other, side="right")   # elements branch i can have written
-                backlog = int(np.max(ready - np.arange(len(other)), initial=0))
+                ready = np.searchsorted(needs[i], other, side="right")   # units branch i can have written
+                backlog = int(np.max(ready - np.arange(len(other)), initial=0)) * join.join_unit(i)
                 epb = self.edge_types(s)[1].epb
                 depths[s] = max(self.default_depth(join), -(-backlog * 5 // 4 // epb) + 8)
         return depths

@@ -168,3 +168,58 @@ def test_build_equals_torch_hls(tmp_path):
     except HwflowError as e:
         pytest.skip(str(e))
     _build_equals_torch(tmp_path, "hls")
+
+
+# --- channel concatenation (DenseNet-style: a block's output beside its input) -------------
+
+class ConcatNet(nn.Module):
+    """The stem's 4-bit output and a 3x3 conv of it (ending in the same quantizer) side by
+    side, then a conv over both, a max-pool and a linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        import brevitas.nn as qnn
+        bact, _ = _acts()
+        self.inq, self.q = qnn.QuantIdentity(bit_width=8), _q4()
+        self.stem = nn.Sequential(_conv(1, 4, 3, padding=1), nn.BatchNorm2d(4))
+        self.grow = nn.Sequential(_conv(4, 6, 3, padding=1), nn.BatchNorm2d(6))
+        self.mix = nn.Sequential(_conv(10, 8, 3), nn.BatchNorm2d(8), bact(), nn.MaxPool2d(2))
+        self.fc = _linear(8 * 3 * 3, 10)
+
+    def forward(self, x):
+        x = self.q(self.stem(self.inq(2 * x - 1)))
+        y = torch.cat([x, self.q(self.grow(x))], 1)
+        return self.fc(torch.flatten(self.mix(y), 1))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "hls", pytest.param("rtl", marks=[pytest.mark.slow, pytest.mark.rtlsim])])
+def test_concat_equals_torch(backend, tmp_path):
+    torch.manual_seed(1)
+    net = ConcatNet()
+    _randomise_bn(net, 1)
+    net.train()
+    with torch.no_grad():
+        net(torch.rand(16, 1, 8, 8))
+    net.eval()
+    path = export.export_brevitas(net, (1, 8, 8), tmp_path / "cat.onnx")
+    x = random_images((1, 8, 8), 100, seed=4)
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)).numpy()
+    if backend == "numpy":
+        df = lower(streamline(export.load_qonnx(path)))
+        assert [lay.kind for lay in df.layers].count("Concat") == 1
+        np.testing.assert_allclose(df.execute(x), want, rtol=1e-5, atol=1e-5)
+        return
+    if backend == "rtl":
+        need_verilator()
+    else:
+        from hwflow import cppsim
+        try:
+            cppsim.find_cxx()
+            cppsim.find_ap_types()
+        except HwflowError as e:
+            pytest.skip(str(e))
+    res = build(path, tmp_path / "b", BuildOptions(verify_images=50, synth="none", backend=backend), quiet=True)
+    assert res.report["verified"] is True
+    got, _ = simulate_build(res.out, x, stalls=True, mode="rtlsim" if backend == "rtl" else "cppsim")
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -155,6 +155,11 @@ class Layer:
         default."""
         return out_idx
 
+    def join_unit(self, port: int) -> int:
+        """Elements of input `port` a join consumes together with the same unit of its other
+        inputs (1: element by element, as an add; a pixel's channels for a concatenation)."""
+        return 1
+
     def run(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         """Every input stream's elements -> every output stream's (kinds with several streams
         override this; the others execute their one input)."""

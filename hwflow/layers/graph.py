@@ -190,8 +190,11 @@ class Concat(Layer):
         b = np.asarray(xs[1]).reshape(len(xs[1]), self.pixels, self.ch1)
         return [np.concatenate([a, b], axis=2).reshape(len(a), -1)]
 
+    def join_unit(self, port: int) -> int:
+        return (self.ch0, self.ch1)[port]
+
     def tie(self, producer, consumer) -> None:
-        self.simd = follow_width(np.gcd(self.ch0, self.ch1), producer, consumer)
+        self.simd = follow_width(int(np.gcd(self.ch0, self.ch1)), producer, consumer)
 
     def check_folding(self) -> None:
         if self.ch0 % self.simd or self.ch1 % self.simd:
