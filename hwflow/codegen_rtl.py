@@ -76,6 +76,9 @@ def top_verilog(net, top: str = "hwflow_top", fifo_depth: int = FIFO_DEPTH,
     first, last = net.first, net.last
     iw, ow = net.stream_type(net.inputs[0]).width, net.stream_type(net.outputs[0]).width
     lines = _header(top, iw, ow, f"{len(net.layers)} layers")
+    edges = list(net.edges())
+    if edges:  # in simulation only: which FIFOs refuse a beat their producer offers (a deadlock's culprit)
+        lines[-1:-1] = ["`ifdef HWFLOW_SIM", f"    , output wire [{len(edges) - 1}:0] dbg_fifo_full", "`endif"]
     body: list[str] = []
     for lay in net.layers:
         ins = [f"{lay.name}_i{j}" for j in range(len(net.ins(lay)))]
@@ -97,6 +100,7 @@ def top_verilog(net, top: str = "hwflow_top", fifo_depth: int = FIFO_DEPTH,
             body += _instance("hwflow_dwc", {"IW": a.width, "OW": b.width}, f"dwc{k}", [src], [f"dwc{k}_o"])
             src = f"dwc{k}_o"
         depth = depths.get(s, fifo_depth_for(cons, fifo_depth))
+        body += ["`ifdef HWFLOW_SIM", f"    assign dbg_fifo_full[{k - 1}] = {src}_tvalid && !{src}_tready;", "`endif"]
         lines += _wire(f"fifo{k}_o", b.width)
         body += _instance("hwflow_fifo", {"WIDTH": b.width, "DEPTH": depth}, f"fifo{k}", [src], [f"fifo{k}_o"])
         body += _connect(dst, f"fifo{k}_o")

@@ -40,7 +40,8 @@ _MAKE_VARS = ("CFG_CXXFLAGS_PCH_I=-include",)
 # them.  It costs nothing per cycle.  --x-assign fast: explicit X assignments are not
 # modelled.  --no-timing: delays in a generated top, if any, are ignored instead of
 # needing the coroutine runtime.
-_VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "unique", "--no-timing")
+# HWFLOW_SIM: the generated top's simulation-only port (which FIFOs are full, for deadlock reports)
+_VERILATOR_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "unique", "--no-timing", "-DHWFLOW_SIM")
 
 
 # --------------------------------------------------------------------------- tools
@@ -244,7 +245,8 @@ def _store_runtime(mdir: Path, key_dir: Path, names: list[str]) -> None:
 
 def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
             out_beats_per_image: int, *, out_width: int, seed: int = 0, p_in: float = 1.0,
-            p_out: float = 1.0, max_idle: int = 100000, cwd, timeout: float | None = None):
+            p_out: float = 1.0, max_idle: int = 100000, cwd, timeout: float | None = None,
+            fifo_names: list[str] | None = None):
     """Stream ``n_images`` images through the simulator ``exe``.
 
     ``in_beats``: uint32 array (n_images*in_beats_per_image, ceil(IW/32)).  Runs in
@@ -266,14 +268,16 @@ def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
         fin, fout = Path(td) / "in.bin", Path(td) / "out.bin"
         np.ascontiguousarray(in_beats, dtype="<u4").tofile(fin)
         stats = run_sim_files(exe, fin, fout, n_images, in_beats_per_image, out_beats_per_image,
-                              seed=seed, p_in=p_in, p_out=p_out, max_idle=max_idle, cwd=cwd, timeout=timeout)
+                              seed=seed, p_in=p_in, p_out=p_out, max_idle=max_idle, cwd=cwd, timeout=timeout,
+                              fifo_names=fifo_names)
         out = np.fromfile(fout, dtype="<u4").astype(np.uint32)
     return out.reshape(-1, out_words), stats
 
 
 def run_sim_files(exe, in_path, out_path, n_images: int, in_beats_per_image: int,
                   out_beats_per_image: int, *, seed: int = 0, p_in: float = 1.0, p_out: float = 1.0,
-                  max_idle: int = 100000, cwd, timeout: float | None = None) -> dict:
+                  max_idle: int = 100000, cwd, timeout: float | None = None,
+                  fifo_names: list[str] | None = None) -> dict:
     """Stream the beats in the file ``in_path`` through ``exe``; the output beats go to ``out_path``.
 
     Files hold raw little-endian uint32 words, ceil(width/32) per beat, images back to
@@ -297,10 +301,13 @@ def run_sim_files(exe, in_path, out_path, n_images: int, in_beats_per_image: int
     msg = (r.stderr.strip().splitlines() or [""])[-1]
     got = stats["out_beats"] if stats else 0
     if r.returncode == 3:
+        full = stats.get("full_fifos", []) if stats else []
+        names = [fifo_names[i] if fifo_names and i < len(fifo_names) else f"FIFO {i + 1}" for i in full]
+        where = f"; stalled at full stream{'s' if len(names) > 1 else ''} {', '.join(names)}" if names else ""
         raise HwflowError(
             f"rtlsim deadlock: no beat moved for {max_idle} cycles; received "
             f"{got // out_beats_per_image} of {n_images} images ({got} of {n_out} output beats, "
-            f"{stats['in_beats'] if stats else '?'} of {n_in} input beats sent)")
+            f"{stats['in_beats'] if stats else '?'} of {n_in} input beats sent){where}")
     if r.returncode != 0 or stats is None:
         raise HwflowError(f"rtlsim failed (exit {r.returncode}): {msg}")
     if got != n_out:

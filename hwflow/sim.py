@@ -56,7 +56,9 @@ class RtlSim:
         t0 = time.perf_counter()
         out, stats = rtlsim.run_sim(
             self.exe, beats, n, first.in_beats, last.out_beats, out_width=last.out_width, seed=seed,
-            p_in=p_in, p_out=p_out, cwd=self.rtl_dir)
+            p_in=p_in, p_out=p_out, cwd=self.rtl_dir,
+            fifo_names=[f"{s} ({prod.name} -> {cons.name}{', a join: its FIFO is too shallow' if len(cons.in_types) > 1 else ''})"
+                        for s, prod, cons in self.net.edges()])
         seconds = time.perf_counter() - t0
         ints = rtlsim.unpack_beats(out, last.out_elem_bits, last.out_epb, last.out_elems, signed=last.out_signed)
         return SimResult(ints, initiation_interval(stats["last_out"]),

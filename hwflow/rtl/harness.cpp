@@ -84,6 +84,24 @@ static constexpr size_t OUT_WORDS = PortWords<OutT>::n;
 
 static constexpr int DRAIN_CYCLES = 64;
 
+// A generated network top has, in simulation, dbg_fifo_full: bit k set while FIFO k+1
+// refuses a beat its producer offers.  At a deadlock those FIFOs are reported.
+template <typename T, typename = void> struct HasFifoFlags : std::false_type {};
+template <typename T>
+struct HasFifoFlags<T, std::void_t<decltype(std::declval<T&>().dbg_fifo_full)>> : std::true_type {};
+
+template <typename T> static std::vector<int64_t> full_fifos(T& top) {
+    std::vector<int64_t> full;
+    if constexpr (HasFifoFlags<T>::value) {
+        using FlagT = std::remove_cv_t<std::remove_reference_t<decltype(top.dbg_fifo_full)>>;
+        uint32_t w[PortWords<FlagT>::n] = {0};
+        get_port(top.dbg_fifo_full, w);
+        for (size_t i = 0; i < PortWords<FlagT>::n * 32; ++i)
+            if ((w[i / 32] >> (i % 32)) & 1u) full.push_back(static_cast<int64_t>(i));
+    }
+    return full;
+}
+
 static int usage() {
     std::fprintf(stderr,
                  "usage: harness IN_FILE OUT_FILE STATS_FILE N_IMAGES IN_BEATS_PER_IMAGE "
@@ -156,6 +174,7 @@ int main(int argc, char** argv) {
     top->ap_rst_n = 1;
 
     uint64_t cycle = 0, in_idx = 0, out_idx = 0, idle = 0, extra = 0;
+    std::vector<int64_t> stalled;
     bool offering = false;
     int rc = 0;
     while (out_idx < n_out || in_idx < n_in) {
@@ -205,6 +224,7 @@ int main(int argc, char** argv) {
                          (unsigned long long)out_idx, (unsigned long long)n_out,
                          (unsigned long long)(out_idx / obpi), (unsigned long long)n_images);
             rc = 3;
+            stalled = full_fifos(*top);
             break;
         }
     }
@@ -233,6 +253,7 @@ int main(int argc, char** argv) {
                  "\"extra_out_beats\": %llu,\n\"deadlock\": %s,\n",
                  (unsigned long long)cycle, (unsigned long long)in_idx, (unsigned long long)out_idx,
                  (unsigned long long)extra, rc == 3 ? "true" : "false");
+    write_array(f, "full_fifos", stalled, false);
     write_array(f, "first_in", first_in, false);
     write_array(f, "last_in", last_in, false);
     write_array(f, "first_out", first_out, false);
