@@ -121,6 +121,9 @@ def wrapper_verilog(cfg: dict, core: str = "hwflow_top", name: str = "hwflow_acc
         "    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),",
         f"    .s_axis_tdata(s_axis_tdata[{iw - 1}:0]), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),",
         "    .m_axis_tdata(core_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready)",
+        "`ifdef HWFLOW_SIM",
+        "    , .dbg_fifo_full()  // the generated top's simulation-only FIFO flags",
+        "`endif",
         "  );",
     ]
     lines.append(f"  assign m_axis_tdata = {{{owp - ow}'d0, core_tdata}};" if owp > ow
