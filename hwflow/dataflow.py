@@ -21,7 +21,7 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.transformation.infer_shapes import InferShapes
 
 from hwflow.errors import HwflowError
-from hwflow.graph import extract, node_label
+from hwflow.graph import extract, node_label, single_consumer
 from hwflow.layers import MVAU, SWG, AddStreams, Concat, Dup, LabelSelect, MaxPool, Pad, Pool, Threshold, \
     layer_from_json
 from hwflow.layers.base import BIPOLAR, int_type
@@ -300,11 +300,11 @@ class _Lowering:
             if node is hw_nodes[-1]:
                 self._product(node, None, last=True)
                 break
-            absorbed = self._node(node, hw_nodes)
+            absorbed = self._node(node)
             done.update(n.name for n in absorbed)
         return self.layers, self.wires
 
-    def _node(self, n, hw_nodes) -> list:
+    def _node(self, n) -> list:
         """Lower one node whose input the hardware carries; returns the nodes it absorbed."""
         from hwflow.streamline import pad_spec, sum_pool_output
         m = self.model
@@ -345,7 +345,7 @@ class _Lowering:
             self._avg_pool(n)
             out = sum_pool_output(m, n)
             self.refs[out] = self._ref()
-            return [m.find_producer(out), single_consumer_of(m, n.output[0])]
+            return [m.find_producer(out), single_consumer(m, n.output[0])]
         elif n.op_type in ("Flatten", "Reshape"):
             if self.shape is not None:
                 self.flatten, self.shape = self.shape, None
@@ -508,11 +508,6 @@ class _Lowering:
         swg = self._windows(k, stride)
         self._append(Pool(f"pool{len(self.layers)}", swg.windows, k * k, c, "max", 1, self.elem))
         self.shape = (c, swg.ofm_h, swg.ofm_w)
-
-
-def single_consumer_of(model: ModelWrapper, tensor: str):
-    nxt = model.find_consumers(tensor) or []
-    return nxt[0] if len(nxt) == 1 else None
 
 
 def _ceil_extra(size: int, k: int, stride: int, lo: int, hi: int) -> int:
