@@ -127,8 +127,12 @@ def main(argv=None) -> None:
             print(f"building {name} ...", file=sys.stderr, flush=True)
             path = Path(trained[name]) if name in trained else None
             rows.append(bench_one(name, path, a.board, not a.no_synth, a.verify_images, Path(tmp)))
-            print(f"  {name}: {rows[-1]['images_per_s']:,} images/s, build {rows[-1]['build_s']} s",
-                  file=sys.stderr, flush=True)
+            r = rows[-1]
+            synth = f", {r['lut']:,} LUT, {r['bram18']} BRAM18 (Yosys {r['synth_s']} s)" if r["lut"] is not None else ""
+            print(f"  {name}: {r['images_per_s']:,} images/s, build {r['build_s']} s{synth}", file=sys.stderr,
+                  flush=True)
+            if a.json:  # a long run keeps what it has measured
+                a.json.write_text(json.dumps(rows, indent=1))
     table = markdown(rows)
     print(table)
     if a.json:
