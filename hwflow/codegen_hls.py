@@ -20,13 +20,11 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from hwflow.codegen_rtl import fifo_depth_for
 from hwflow.errors import HwflowError
-from hwflow.streams import StreamGraph
+from hwflow.streams import FIFO_DEPTH, StreamGraph, fifo_depth_for
 
 LIB_DIR = "hwflow_hls"
 TOP = "hwflow_top"
-FIFO_DEPTH = 4
 
 
 def hls_lib_dir() -> Path:

@@ -17,15 +17,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from hwflow.layers import all_rtl_cores
-from hwflow.streams import StreamGraph
+from hwflow.streams import FIFO_DEPTH, StreamGraph, fifo_depth_for
 
 CORES = all_rtl_cores()
-FIFO_DEPTH = 4
-
-
-def fifo_depth_for(layer, minimum: int = FIFO_DEPTH) -> int:
-    """A FIFO in front of `layer` deep enough that its bursty reads do not stall its producer."""
-    return max(minimum, layer.fifo_depth())
 
 
 def _params(params: dict) -> str:

@@ -408,13 +408,6 @@ class _Lowering:
         self._append(lay)
         self.elem = lay.out_dtype
 
-    def _input_elem(self, tensor: str) -> DataType:
-        """The hardware element type of an integer product's input."""
-        if self.elem is not None:
-            return self.elem
-        dt = self.model.get_tensor_datatype(tensor)
-        return BIPOLAR if dt.bitwidth() == 1 else int_type(dt.bitwidth(), dt.signed())
-
     def _pad(self, pads, value: int, out: DataType | None = None) -> None:
         c, h, w = self.shape
         pad = Pad(f"pad{len(self.layers)}", h, w, c, tuple(pads), self.elem, out or self.elem, value)
@@ -437,8 +430,6 @@ class _Lowering:
         w = m.get_initializer(node.input[1])                       # [OC, IC, K, K], integers
         oc, ic, k, _ = w.shape
         _, stride, pads = conv_geometry(node)
-        self.elem = self._input_elem(node.input[0])
-        self.shape = tuple(m.get_tensor_shape(node.input[0])[1:]) if self.shape is None else self.shape
         if any(pads):  # zeros: +-1 bits become {-1, 0, +1} integers
             self._pad(pads, 0, int_type(2, True) if self.elem == BIPOLAR else self.elem)
         elem = self.elem

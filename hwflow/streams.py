@@ -18,6 +18,15 @@ from hwflow.errors import HwflowError
 from hwflow.layers import Layer, StreamType
 
 
+# beats of the FIFO on every stream between two layers, unless its consumer needs more
+FIFO_DEPTH = 4
+
+
+def fifo_depth_for(layer: Layer, minimum: int = FIFO_DEPTH) -> int:
+    """A FIFO in front of `layer` deep enough that its bursty reads do not stall its producer."""
+    return max(minimum, layer.fifo_depth())
+
+
 @dataclass
 class StreamGraph:
     layers: list[Layer]                                   # in topological order
@@ -181,11 +190,8 @@ class StreamGraph:
                 ready = np.searchsorted(needs[i], other, side="right")   # units branch i can have written
                 backlog = int(np.max(ready - np.arange(len(other)), initial=0)) * join.join_unit(i)
                 epb = self.edge_types(s)[1].epb
-                depths[s] = max(self.default_depth(join), -(-backlog * 5 // 4 // epb) + 8)
+                depths[s] = max(fifo_depth_for(join), -(-backlog * 5 // 4 // epb) + 8)
         return depths
-
-    def default_depth(self, consumer: Layer) -> int:
-        return max(4, consumer.fifo_depth())
 
     def _branch(self, stream: str):
         """(the Dup a join input forks from, the layers from the join back to it), or None."""
