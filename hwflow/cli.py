@@ -74,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
                    "fashion-mnist (IDX files in --data-dir)")
     t.add_argument("--data-dir", help="folder with the IDX files for --dataset mnist / fashion-mnist")
     t.add_argument("--out", required=True, help="output folder for model.pt, model.onnx, metrics.json")
-    t.add_argument("--epochs", type=int, help="default per dataset: digits 40, mnist/fashion-mnist 20")
+    t.add_argument("--epochs", type=int, help="default per dataset: digits 40, mnist/fashion-mnist 10")
     t.add_argument("--batch-size", type=int, help="default per dataset: digits 64, mnist/fashion-mnist 128")
     t.add_argument("--lr", type=float, help="Adam's initial learning rate, cosine-decayed to 0 (default 0.01)")
     t.add_argument("--dropout", type=float, help="dropout on the FC inputs and hidden activations "

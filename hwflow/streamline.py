@@ -245,14 +245,12 @@ class MatMulToXnor(Transformation):
         return model, False
 
 
-def _affine_chain(model: ModelWrapper, pc: str):
-    """Nodes from integer `pc` through constant elementwise ops up to its activation: a binary
-    MultiThreshold, or a k-bit Quant (with QuantActToInt's unscale + Round, if present)."""
+def _affine_chain(model: ModelWrapper, pc: str, node):
+    """Nodes from `node`, a reader of integer `pc`, through constant elementwise ops up to its
+    activation: a binary MultiThreshold, or a k-bit Quant (with QuantActToInt's unscale +
+    Round, if present).  Only `pc` may have other readers (a stream that fans out)."""
     chain, tensor = [], pc
-    while True:
-        node = single_consumer(model, tensor)
-        if node is None:
-            return None
+    while node is not None:
         if node.op_type == "MultiThreshold":
             return chain + [node] if _mt_dtype(node) == "BINARY" else None
         if node.op_type == "Quant" and node.input[0] == tensor:
@@ -263,6 +261,8 @@ def _affine_chain(model: ModelWrapper, pc: str):
             return None
         chain.append(node)
         tensor = node.output[0]
+        node = single_consumer(model, tensor)
+    return None
 
 
 def _mt_dtype(node) -> str:
@@ -334,15 +334,19 @@ def _integer_producer(model: ModelWrapper, node):
                 w[:, ch] = -w[:, ch]
             model.set_initializer(node.input[1], w)
         return np.arange(-lim, lim + 1), flip, lambda v: -v
-    if node.op_type in INT_STREAM_OPS and node.output and _is_int(model, node.output[0]):
+    levels = node.op_type == "MultiThreshold" and _mt_dtype(node) != "BINARY"
+    if (node.op_type in INT_STREAM_OPS or levels) and node.output and _is_int(model, node.output[0]):
         lo, hi = _int_range(model, node.output[0])
-
-        def no_flip(ch):
-            raise HwflowError(f"{node_label(node)}: the activation after it falls as its output rises in channel "
-                              f"{ch} (a negative scale); after an add or a pooling only increasing activations "
-                              "fold into thresholds")
-        return np.arange(int(lo), int(hi) + 1), no_flip, lambda v: v
+        return np.arange(int(lo), int(hi) + 1), _no_flip(node), lambda v: v
     return None
+
+
+def _no_flip(node):
+    def no_flip(ch):
+        raise HwflowError(f"{node_label(node)}: the activation after it falls as its output rises in channel "
+                          f"{ch} (a negative scale); after an add, a pooling, a requantization or a stream "
+                          "read twice only increasing activations fold into thresholds")
+    return no_flip
 
 
 # ops whose integer output (an add of levels, a sum, a max or padding of them) may feed an activation
@@ -405,10 +409,16 @@ class FoldThresholds(Transformation):
             prod = _integer_producer(model, node)
             if prod is None:
                 continue
-            chain = _affine_chain(model, node.output[0])
-            if chain is None or (len(chain) == 1 and self._already_integer(model, chain[0])):
+            readers = [] if node.output[0] in [o.name for o in model.graph.output] else \
+                model.find_consumers(node.output[0]) or []
+            chains = [_affine_chain(model, node.output[0], r) for r in readers]
+            chain = next((c for c in chains if c is not None
+                          and not (len(c) == 1 and self._already_integer(model, c[0]))), None)
+            if chain is None:
                 continue
             values, flip, flip_value = prod
+            if len(readers) > 1:
+                flip = _no_flip(node)
             if len(values) > MAX_FOLD_VALUES:
                 raise HwflowError(f"{node_label(node)}: its integer output spans {len(values):,} values, too many "
                                   f"to fold the activation after it into thresholds (at most {MAX_FOLD_VALUES:,}); "

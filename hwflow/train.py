@@ -54,6 +54,27 @@ def _evaluate(model, x, y, batch: int = 2048) -> tuple[float, np.ndarray]:
     return float((pred == y).float().mean()) if len(y) else 0.0, pred.numpy()
 
 
+def _recalibrate_batchnorm(model, x, batch: int = 256) -> None:
+    """Re-estimate every BatchNorm's running statistics over the training images with the
+    final weights (a cumulative average; quantizers and dropout in eval mode).  The running
+    averages lag behind the weights, and a sign after a BatchNorm turns that lag into
+    flipped bits: resnet-small-w1a1 on digits tested 96.7% with them, 97.5% recalibrated."""
+    import torch
+
+    model.eval()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            model(x[i:i + batch])
+    for m in norms:
+        m.momentum = 0.1
+    model.eval()
+
+
 def train(
     model_name: str,
     dataset_name: str,
@@ -188,6 +209,7 @@ def _train(model_name, dataset_name, out_dir, data_dir, epochs, batch_size, lr, 
         bar.set_postfix(loss=f"{loss_sum / max(seen, 1):.3f}", acc=f"{correct / max(seen, 1):.3f}", test=f"{test_acc:.3f}")
         bar.close()
 
+    _recalibrate_batchnorm(model, xtr)
     train_acc, _ = _evaluate(model, xtr, ytr)
     test_acc, torch_pred = _evaluate(model, xte, yte)
     train_seconds = time.time() - t0

@@ -3,11 +3,15 @@
 A model name is ``<topology>-w<W>a<A>`` (e.g. ``tfc-w1a1``, ``cnv-w2a2``), or
 ``mlp-w<W>a<A>:N-H1-...-C`` for an MLP of any layer sizes; ``parse`` resolves it once.
 
-Each hidden layer is QuantLinear/QuantConv2d (no bias) -> BatchNorm -> activation quantizer;
-the last layer is a bare QuantLinear whose integer sums are the logits.  All quantizers have
-a constant scale of 1, so every weight and activation the hardware sees is exactly +-1
-(1 bit) or -1/0/+1 (2 bits, signed narrow range, as BNN-PYNQ's ``CommonQuant``) and the
-exported QONNX graph needs no scale folding.
+In the BNN-PYNQ topologies each hidden layer is QuantLinear/QuantConv2d (no bias) ->
+BatchNorm -> activation quantizer; the last layer is a bare QuantLinear whose integer sums
+are the logits.  All quantizers have a constant scale of 1, so every weight and activation
+the hardware sees is exactly +-1 (1 bit) or -1/0/+1 (2 bits, signed narrow range, as
+BNN-PYNQ's ``CommonQuant``) and the exported QONNX graph needs no scale folding.
+
+``resnet-small`` is a Bi-Real-style binary ResNet: every 3x3 conv reads the sign (or the
+ternary level) of a residual stream and has its own shortcut; the residual stream is 4-bit
+with learned scales, shared between the two inputs of each add (see ``BiRealUnit``).
 """
 
 from __future__ import annotations
@@ -52,8 +56,16 @@ _CONV: dict[str, tuple[tuple[int, ...], tuple, tuple[int, ...], int, str]] = {
     "cnv-small": ((1, 28, 28), ((16, False), (16, True), (32, True), (32, False)), (64,), 10,
                   "small conv net for 1x28x28 (digits/MNIST): 4 conv 3x3 + 2 FC, 8-bit input"),
 }
+# topology -> (input shape, stem channels, stages as (channels, units), classes, description);
+# the first unit of every stage after the first halves the map with stride 2
+_RES: dict[str, tuple[tuple[int, ...], int, tuple, int, str]] = {
+    "resnet-small": ((1, 28, 28), 32, ((32, 2), (64, 2)), 10,
+                     "Bi-Real-style binary ResNet for 1x28x28: 3x3 stem + max-pool, 2 stages x 2 units "
+                     "(32, 64 ch), stride-2 downsampling, 4-bit shortcuts, global avg-pool, 8-bit input"),
+}
+RESIDUAL_BITS = 4  # the residual stream's quantizer: signed, learned per-tensor scale
 _NAME = re.compile(r"(?P<topology>[a-z][a-z-]*?)-w(?P<w>\d+)a(?P<a>\d+)(?P<sizes>:.*)?")
-_KNOWN = (f"name a topology ({', '.join([*_FC, *_CONV])}) and a precision ({', '.join(PRECISIONS)}) as in "
+_KNOWN = (f"name a topology ({', '.join([*_FC, *_CONV, *_RES])}) and a precision ({', '.join(PRECISIONS)}) as in "
           f"tfc-w1a1 or cnv-w2a2, or MLP layer sizes as in mlp-w1a1:64-100-10 (list: hwflow models)")
 
 
@@ -63,7 +75,7 @@ def _precision_text(p: str) -> str:
 
 
 MODELS: dict[str, str] = {f"{t}-{p}": f"{spec[-1]}, {_precision_text(p)}"
-                          for t, spec in {**_FC, **_CONV}.items() for p in PRECISIONS}
+                          for t, spec in {**_FC, **_CONV, **_RES}.items() for p in PRECISIONS}
 MODELS["mlp-wWaA:N-H1-...-C"] = "generic MLP with the given layer sizes (first = input features), any precision above"
 
 
@@ -84,29 +96,32 @@ class Spec:
     sizes: tuple[int, ...]  # FC sizes (inputs, hidden..., classes); conv nets: inputs = flattened conv output
     input_shape: tuple[int, ...]  # per image, without the batch dimension
     convs: tuple[tuple[int, bool], ...] = ()  # conv nets: (out channels, max-pool after) per 3x3 conv
+    stages: tuple[tuple[int, int], ...] = ()  # residual nets: (channels, units) per stage
+    stem: int = 0  # residual nets: the stem conv's channels
 
 
 @functools.lru_cache(maxsize=None)
 def parse(name: str) -> Spec:
     """Resolve a model name (see the module docstring); raises a one-line HwflowError."""
     m = _NAME.fullmatch(name)
-    if m is None or (m["topology"] not in _FC and m["topology"] not in _CONV):
+    if m is None or m["topology"] not in (*_FC, *_CONV, *_RES):
         raise HwflowError(f"unknown model {name!r}: {_KNOWN}")
     topology, precision = m["topology"], f"w{m['w']}a{m['a']}"
     if precision not in PRECISIONS:
         raise HwflowError(f"unsupported precision {precision} in {name!r}: use {', '.join(PRECISIONS)}, "
                           f"e.g. {topology}-w1a2")
     wbits, abits = int(m["w"]), int(m["a"])
+    if topology != "mlp" and m["sizes"] is not None:
+        raise HwflowError(f"layer sizes only go with mlp (e.g. mlp-{precision}:64-100-10), not {name!r}")
+    if topology in _RES:
+        shape, stem, stages, classes, _ = _RES[topology]
+        return Spec(name, topology, wbits, abits, (stages[-1][0], classes), shape, stages=stages, stem=stem)
     if topology in _CONV:
-        if m["sizes"] is not None:
-            raise HwflowError(f"layer sizes only go with mlp (e.g. mlp-{precision}:64-100-10), not {name!r}")
         shape, convs, fcs, classes, _ = _CONV[topology]
         return Spec(name, topology, wbits, abits, (_cnv_flat_features(shape, convs), *fcs, classes), shape, convs)
     if m["sizes"] is None:
         sizes, shape, _ = _FC[topology]
         return Spec(name, topology, wbits, abits, sizes, shape)
-    if topology != "mlp":
-        raise HwflowError(f"layer sizes only go with mlp (e.g. mlp-{precision}:64-100-10), not {name!r}")
     try:
         sizes = tuple(int(s) for s in m["sizes"][1:].split("-"))
     except ValueError:
@@ -267,9 +282,76 @@ class QuantCNV(_Clip, nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+def _residual_quant() -> nn.Module:
+    # Brevitas's default signed activation quantizer at 4 bits: its scale starts from the
+    # statistics of the first training batches, then is learned
+    return qnn.QuantIdentity(bit_width=RESIDUAL_BITS, return_quant_tensor=False)
+
+
+class BiRealUnit(nn.Module):
+    """x -> act(x) -> 3x3 conv (stride 1 or 2, zero 'same' padding) -> BN, plus the shortcut.
+
+    Both inputs of the add carry one quantizer (``q_branch``), so the add is an add of
+    integer levels in hardware; ``q_out`` requantizes the sum to 4 bits.  An identity
+    shortcut shares the quantizer that made ``x``; a downsampling one (stride 2 or more
+    channels) is AvgPool2d(stride) -> 1x1 conv -> BN, as in Bi-Real Net, with a new quantizer
+    that the main branch shares.  The zero padding of the +-1 activations makes the conv's
+    input {-1, 0, +1} at the borders, which the hardware streams as 2-bit integers."""
+
+    def __init__(self, cin: int, cout: int, stride: int, q_in: nn.Module, weight_bits: int, act_bits: int):
+        super().__init__()
+        self.act = _act(act_bits)
+        self.conv = qnn.QuantConv2d(cin, cout, 3, stride=stride, padding=1, bias=False, **_weight_quant(weight_bits))
+        self.bn = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(
+                nn.AvgPool2d(stride),
+                qnn.QuantConv2d(cin, cout, 1, bias=False, **_weight_quant(weight_bits)),
+                nn.BatchNorm2d(cout))
+        self.q_branch = q_in if self.short is None else _residual_quant()
+        self.q_out = _residual_quant()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.q_branch(self.bn(self.conv(self.act(x))))
+        r = x if self.short is None else self.q_branch(self.short(x))
+        return self.q_out(y + r)
+
+
+class QuantResNet(_Clip, nn.Module):
+    """8-bit input -> 3x3 stem conv -> BN -> 4-bit quantizer -> 2x2 max-pool -> Bi-Real units
+    -> global average pool -> bare QuantLinear (the logits)."""
+
+    def __init__(self, in_shape, stem: int, stages, classes: int, weight_bits: int = 1, act_bits: int = 1):
+        super().__init__()
+        from brevitas.quant import Int8ActPerTensorFixedPoint
+        self.in_shape = tuple(in_shape)
+        self.input_quant = qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, min_val=-1.0,
+                                             max_val=1.0 - 2.0 ** -7, return_quant_tensor=False)
+        self.stem = nn.Sequential(qnn.QuantConv2d(in_shape[0], stem, 3, padding=1, bias=False,
+                                                  **_weight_quant(weight_bits)), nn.BatchNorm2d(stem))
+        self.stem_quant = _residual_quant()
+        self.pool = nn.MaxPool2d(2)
+        units, q, ch = [], self.stem_quant, stem
+        for i, (out_ch, n) in enumerate(stages):
+            for j in range(n):
+                units.append(BiRealUnit(ch, out_ch, 2 if i > 0 and j == 0 else 1, q, weight_bits, act_bits))
+                q, ch = units[-1].q_out, out_ch
+        self.units = nn.Sequential(*units)
+        self.fc = qnn.QuantLinear(ch, classes, bias=False, **_weight_quant(weight_bits))
+        self.sizes = (ch, classes)
+        _init_ternary(self, weight_bits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.stem_quant(self.stem(self.input_quant(2.0 * x - 1.0))))
+        x = self.units(x)
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
 def default_dropout(name: str) -> float:
-    """BNN-PYNQ's dropout for the topology: FC nets use it, CNV does not."""
-    return 0.0 if parse(name).convs else DROPOUT
+    """BNN-PYNQ's dropout for the topology: FC nets use it, conv nets do not."""
+    s = parse(name)
+    return 0.0 if s.convs or s.stages else DROPOUT
 
 
 def build_model(name: str, dropout: float | None = None) -> nn.Module:
@@ -279,6 +361,10 @@ def build_model(name: str, dropout: float | None = None) -> nn.Module:
     p = default_dropout(name) if dropout is None else float(dropout)
     if not 0.0 <= p < 1.0:
         raise HwflowError(f"dropout must be in [0, 1), got {p}")
+    if s.stages:
+        if p:
+            raise HwflowError(f"{name} has no dropout layers: leave dropout at 0")
+        return QuantResNet(s.input_shape, s.stem, s.stages, s.sizes[-1], s.weight_bits, s.act_bits)
     if s.convs:
         return QuantCNV(s.input_shape, s.convs, s.sizes[1:-1], s.sizes[-1], s.weight_bits, s.act_bits, p)
     return QuantMLP(s.sizes, s.weight_bits, s.act_bits, p)

@@ -407,3 +407,54 @@ def test_tfc_digits_default_training(tmp_path):
     m = train("tfc-w1a1", "digits", tmp_path, progress=False)
     assert m["test_accuracy"] >= 0.88
     assert np.load(tmp_path / "test_x.npy").shape == (360, 1, 28, 28)
+
+
+# ------------------------------------------------------------------------------ resnet-small
+
+
+def _calibrated(name: str, seed: int = 0) -> torch.nn.Module:
+    """A randomised model whose learned residual quantizers have seen data (their scales
+    start from the statistics of the first training batches)."""
+    model = _randomised(name, seed).train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(16, *zoo.input_shape(name)))
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", ["resnet-small-w1a1", pytest.param("resnet-small-w2a2", marks=pytest.mark.slow)])
+def test_resnet_small_lowers_to_a_graph_that_equals_qonnx(name, tmp_path):
+    from hwflow.dataflow import lower
+    from hwflow.streamline import streamline
+    spec = zoo.parse(name)
+    assert spec.stages == ((32, 2), (64, 2)) and spec.sizes == (64, 10) and zoo.default_dropout(name) == 0.0
+    model = _calibrated(name)
+    path = export_brevitas(model, spec.input_shape, tmp_path / "m.onnx")
+    x = torch.rand(64, *spec.input_shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = model(x).numpy()
+    qmodel = load_qonnx(path)
+    got = run_qonnx(qmodel, x.numpy())
+    np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-5)
+    assert len(np.unique(ref.argmax(1))) > 1
+    df = lower(streamline(qmodel))
+    np.testing.assert_allclose(df.execute(x.numpy()), got, atol=1e-4, rtol=1e-5)
+    kinds = [lay.kind for lay in df.layers]
+    units = sum(n for _, n in spec.stages)
+    # per unit: a Dup for the shortcut, an add, the sign (or ternary level) of the residual
+    # stream and the requantization of the sum; the zero-padded conv input is 2 bits wide
+    assert (kinds.count("Dup"), kinds.count("AddStreams"), kinds.count("Threshold")) == (units, units, 2 * units)
+    adds = [lay for lay in df.layers if lay.kind == "AddStreams"]
+    assert {lay.in_dtype.name for lay in adds} == {"INT4"}
+    convs = [lay for lay in df.layers if lay.kind == "MVAU" and lay.in_dtype.name == "INT2"]
+    assert len(convs) == units  # every unit's 3x3 conv reads its zero-padded activations
+    # the stride-2 unit's shortcut sums 2x2 windows (AvgPool2d), the end is a global sum
+    assert kinds.count("Pool") == 2 and kinds.count("MaxPool") == 1
+
+
+def test_resnet_small_short_training_run(tmp_path):
+    m = train("resnet-small-w1a1", "digits", tmp_path, epochs=1, progress=False, train_samples=256,
+              test_samples=64)
+    assert m["qonnx_torch_agreement"] == 1.0 and m["dropout"] == 0.0
+    with pytest.raises(HwflowError, match="no dropout"):
+        zoo.build_model("resnet-small-w1a1", dropout=0.2)
