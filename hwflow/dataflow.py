@@ -524,17 +524,21 @@ def lower(model: ModelWrapper) -> Dataflow:
         if n.op_type not in HEAD_OPS:
             raise HwflowError(f"unsupported op before the first layer: {node_label(n)}")
     layers, wires = _Lowering(model).run()
-    tail = extract(model, [hw_nodes[-1].output[0]], [model.graph.output[0].name])
-    for n in tail.graph.node:
+    in_shape = tuple(model.get_tensor_shape(inp))[1:]
+    argmax, k = _argmax_after(model, hw_nodes[-1])
+    tail = None if argmax is not None else extract(model, [hw_nodes[-1].output[0]], [model.graph.output[0].name])
+    for n in tail.graph.node if tail is not None else ():
+        if n.op_type == "TopK":
+            raise HwflowError(f"{node_label(n)} cannot run on chip: it needs the largest values, sorted, along the "
+                              "last axis, its indices as the only output, and before it only a positive scalar "
+                              "scale, a scalar offset or softmax")
         if n.op_type not in TAIL_OPS:
             raise HwflowError(f"unsupported op after the last layer: {node_label(n)}")
-    in_shape = tuple(model.get_tensor_shape(inp))[1:]
-    argmax = _argmax_after(model, hw_nodes[-1])
-    if argmax is not None:  # the label on chip: the stream carries one index per image
-        label = LabelSelect("labels", layers[-1].mh, layers[-1].out_dtype)
+    if argmax is not None:  # the labels on chip: the stream carries k indices per image
+        label = LabelSelect("labels", layers[-1].mh, layers[-1].out_dtype, k=k)
         wires[label.name] = (wires[layers[-1].name][1], ["labels_out"])
         layers.append(label)
-        return Dataflow(StreamGraph(layers, wires), head, _label_tail(model, argmax), in_shape)
+        return Dataflow(StreamGraph(layers, wires), head, _label_tail(model, argmax, k), in_shape)
     if hw_nodes[-1].op_type == "XnorPopcountMatMul":
         # the tail starts from the last popcount pc; the hardware outputs 2*pc - MW
         return Dataflow(StreamGraph(layers, wires), head, tail, in_shape, 0.5, layers[-1].mw / 2)
@@ -542,19 +546,29 @@ def lower(model: ModelWrapper) -> Dataflow:
 
 
 def _argmax_after(model: ModelWrapper, last):
-    """The ArgMax that ends the model over the last product's classes when every op between
-    them is increasing and alike for all classes (a positive scalar scale, a scalar offset,
-    softmax), so the largest integer gives the label; else None."""
+    """(node, k): the ArgMax (k = 1) or TopK (largest first, sorted, its indices the model's
+    output) that ends the model over the last product's classes, when every op between them
+    is increasing and alike for all classes (a positive scalar scale, a scalar offset,
+    softmax), so the largest integers give the labels; else (None, 0)."""
     t = last.output[0]
     while (nxt := model.find_consumers(t) or []) and len(nxt) == 1:
         n = nxt[0]
         const = next((model.get_initializer(i) for i in n.input[1:] if model.get_initializer(i) is not None), None)
         scalar = const is not None and np.asarray(const).size == 1 and n.input[0] == t
+        attr = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        last_axis = attr.get("axis", 0 if n.op_type == "ArgMax" else -1) % len(model.get_tensor_shape(t)) \
+            == len(model.get_tensor_shape(t)) - 1
         if n.op_type == "ArgMax":
-            attr = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-            rank = len(model.get_tensor_shape(t))
-            ok = attr.get("axis", 0) % rank == rank - 1 and not attr.get("select_last_index", 0)
-            return n if ok and n.output[0] == model.graph.output[0].name else None
+            ok = last_axis and not attr.get("select_last_index", 0)
+            return (n, 1) if ok and n.output[0] == model.graph.output[0].name else (None, 0)
+        if n.op_type == "TopK":
+            k = int(np.asarray(const).reshape(-1)[0]) if scalar else 0
+            values_unused = not model.find_consumers(n.output[0]) and \
+                n.output[0] not in [o.name for o in model.graph.output]
+            ok = (last_axis and attr.get("largest", 1) and attr.get("sorted", 1) and values_unused
+                  and len(model.graph.output) == 1 and n.output[1] == model.graph.output[0].name
+                  and 1 <= k <= model.get_tensor_shape(t)[-1])
+            return (n, k) if ok else (None, 0)
         if n.op_type in ("Mul", "Div") and scalar and float(np.asarray(const).reshape(())) > 0:
             pass
         elif n.op_type in ("Add", "Sub") and scalar:
@@ -562,24 +576,25 @@ def _argmax_after(model: ModelWrapper, last):
         elif n.op_type in ("Softmax", "LogSoftmax", "Identity", "Flatten"):
             pass
         else:
-            return None
+            return None, 0
         t = n.output[0]
-    return None
+    return None, 0
 
 
-def _label_tail(model: ModelWrapper, argmax) -> ModelWrapper:
-    """The host tail after an on-chip label select: the index as the ArgMax gives it."""
+def _label_tail(model: ModelWrapper, select, k: int) -> ModelWrapper:
+    """The host tail after an on-chip label select: the indices as the ArgMax or TopK gives them."""
     from onnx import TensorProto
-    keep = next((helper.get_attribute_value(a) for a in argmax.attribute if a.name == "keepdims"), 1)
-    out = argmax.output[0]
-    inp = helper.make_tensor_value_info("label", TensorProto.FLOAT, [1, 1])
+    keep = select.op_type == "TopK" or next((helper.get_attribute_value(a) for a in select.attribute
+                                             if a.name == "keepdims"), 1)
+    out = model.graph.output[0].name
+    inp = helper.make_tensor_value_info("label", TensorProto.FLOAT, [1, k])
     shape = model.make_new_valueinfo_name()
     nodes, inits = [helper.make_node("Identity", ["label"], [out])], []
     if not keep:
         nodes = [helper.make_node("Reshape", ["label", shape], [out])]
         inits = [helper.make_tensor(shape, TensorProto.INT64, [1], [-1])]
     graph = helper.make_graph(nodes, "tail", [inp], [helper.make_tensor_value_info(out, TensorProto.FLOAT,
-                                                                                    [1] if not keep else [1, 1])],
+                                                                                    [1] if not keep else [1, k])],
                               initializer=inits)
     return ModelWrapper(helper.make_model(graph, opset_imports=list(model.model.opset_import))).transform(InferShapes())
 

@@ -44,6 +44,8 @@ MVAU_MB_CASES = [(27, 16, 9, 4, 8, False, 14, True), (20, 6, 5, 3, 4, True, 9, F
 THRESHOLD_CASES = [(4, 3, 6, True, 3, 2), (1, 5, 4, False, 1, 1), (7, 1, 9, True, 7, 3)]
 # (NF, PE, IN_BITS, IN_SIGNED, IDX_BITS); narrow inputs make ties common
 LABELSELECT_CASES = [(5, 2, 7, True, 4), (1, 10, 5, False, 4), (10, 1, 3, True, 4), (3, 4, 2, True, 4)]
+# (N, K, IN_BITS, IN_SIGNED, IDX_BITS)
+TOPK_CASES = [(10, 3, 4, True, 4), (10, 10, 3, False, 4), (7, 2, 2, True, 3), (16, 5, 12, True, 4)]
 # (IW, OW, BITS per image)
 DWC_CASES = [(5, 3, 30), (3, 5, 30), (16, 4, 64), (4, 16, 64), (8, 8, 40), (5, 100, 100), (100, 3, 300)]
 # (H, W, C, K, PE)
@@ -73,7 +75,7 @@ def _cbool(v):
 
 def _cases_header() -> str:
     lists = {"MVAU_CASES": MVAU_CASES, "MVAU_MB_CASES": MVAU_MB_CASES, "THRESHOLD_CASES": THRESHOLD_CASES,
-             "LABELSELECT_CASES": LABELSELECT_CASES, "DWC_CASES": DWC_CASES, "POOL_CASES": POOL_CASES,
+             "LABELSELECT_CASES": LABELSELECT_CASES, "TOPK_CASES": TOPK_CASES, "DWC_CASES": DWC_CASES, "POOL_CASES": POOL_CASES,
              "SWG_CASES": SWG_CASES, "PAD_CASES": [c[:12] for c in PAD_CASES], "WINPOOL_CASES": WINPOOL_CASES}
     return "\n".join(f"#define {k}(X) " + " ".join(f"X({', '.join(_cbool(v) for v in c)})" for c in cases)
                      for k, cases in lists.items()) + "\n"
@@ -170,6 +172,17 @@ def test_labelselect_kernel(kernel_tb, idx, tmp_path):
     x = rng.integers(lo, hi + 1, (N_VEC, nf * pe))
     out = _run_kernel(kernel_tb, "labelselect", idx, [rtlsim.pack_beats(x, ib, pe)], N_VEC, tmp_path)
     np.testing.assert_array_equal(out, np.argmax(x, axis=1))
+
+
+@pytest.mark.parametrize("idx", range(len(TOPK_CASES)), ids=[str(c) for c in TOPK_CASES])
+def test_topk_kernel(kernel_tb, idx, tmp_path):
+    n, k, ib, signed, idx_bits = TOPK_CASES[idx]
+    rng = np.random.default_rng(250 + idx)
+    lo, hi = (-(1 << (ib - 1)), (1 << (ib - 1)) - 1) if signed else (0, (1 << ib) - 1)
+    x = rng.integers(lo, hi + 1, (N_VEC, n))
+    out = _run_kernel(kernel_tb, "topk", idx, [rtlsim.pack_beats(x, ib, 1)], N_VEC, tmp_path)
+    # ONNX TopK's order: largest first, equal values by index
+    np.testing.assert_array_equal(out.reshape(N_VEC, k), np.argsort(-x, axis=1, kind="stable")[:, :k])
 
 
 @pytest.mark.parametrize("idx", range(len(DWC_CASES)), ids=[str(c) for c in DWC_CASES])

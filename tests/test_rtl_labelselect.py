@@ -121,3 +121,67 @@ def test_rejects_illegal_parameters(verilator, params, name):
     r = subprocess.run([str(verilator), "--lint-only", *params, f"{TOP}.v"], cwd=RTL,
                        capture_output=True, text=True)
     assert r.returncode != 0 and f"{TOP}_ILLEGAL_{name}" in r.stdout + r.stderr
+
+
+# --------------------------------------------------------------------------- top-K
+
+TOPK = "hwflow_topk"
+TOPK_CASES = [
+    # (N, K, IN_BITS, IN_SIGNED)
+    pytest.param(10, 3, 4, 1, id="n10-k3-s4"),
+    pytest.param(10, 10, 3, 0, id="n10-k10-u3"),       # a full sort, K = N
+    pytest.param(7, 2, 2, 1, id="n7-k2-s2"),           # 2-bit values: ties everywhere
+    pytest.param(16, 5, 12, 1, id="n16-k5-s12"),
+]
+
+
+def topk_ref(x: np.ndarray, k: int) -> np.ndarray:
+    """ONNX TopK's order: largest first, equal values by index (a stable sort of -x)."""
+    return np.argsort(-x, axis=1, kind="stable")[:, :k]
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("n,k,bits,signed", TOPK_CASES)
+def test_topk(build, tmp_path, n, k, bits, signed):
+    xb = max(1, clog2(n))
+    exe = build(TOPK, N=n, K=k, IN_BITS=bits, IN_SIGNED=signed, IDX_BITS=xb)
+    n_img = 300
+    rng = np.random.default_rng(n * 100 + k * 10 + bits)
+    x = vectors(rng, n_img, n, bits, signed)
+    ref = topk_ref(x, k)
+    assert (np.diff(np.sort(x, axis=1)[:, -k:], axis=1) == 0).any(axis=1).sum() > n_img // 4  # ties inside the top K
+    in_beats = rtlsim.pack_beats(x, bits, 1)
+    for p_in, p_out in MODES:
+        out, st = rtlsim.run_sim(exe, in_beats, n_img, n, k, out_width=xb, cwd=tmp_path,
+                                 seed=11, p_in=p_in, p_out=p_out)
+        got = rtlsim.unpack_beats(out, xb, 1, 1, signed=False)[:, 0].reshape(n_img, k)
+        bad = np.flatnonzero((got != ref).any(axis=1))
+        assert bad.size == 0, (f"p={p_in},{p_out}: first mismatch at vector {bad[0]}: "
+                               f"got {got[bad[0]].tolist()}, expected {ref[bad[0]].tolist()}, x={x[bad[0]].tolist()}")
+        if p_in == 1.0 and p_out == 1.0:
+            cpi = float(np.diff(np.asarray(st["last_out"])[1:]).mean())
+            print(f"topk N={n} K={k}: {cpi:.2f} cycles/vector")
+            assert cpi <= n + (k == n), (cpi, n)
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("params", [
+    *[[f"-GN={c.values[0]}", f"-GK={c.values[1]}", f"-GIN_BITS={c.values[2]}", f"-GIN_SIGNED={c.values[3]}",
+       f"-GIDX_BITS={max(1, clog2(c.values[0]))}"] for c in TOPK_CASES],
+    [], ["-GN=2", "-GK=2", "-GIN_BITS=1", "-GIDX_BITS=1"], ["-GN=1000", "-GK=5", "-GIN_BITS=16", "-GIDX_BITS=10"],
+], ids=lambda p: "_".join(a[2:] for a in p) or "defaults")
+def test_topk_lint(verilator, params):
+    r = subprocess.run([str(verilator), "--lint-only", "-Wall", *params, f"{TOPK}.v"], cwd=RTL,
+                       capture_output=True, text=True)
+    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
+    assert r.returncode == 0 and not warnings, "\n".join(warnings)
+
+
+@pytest.mark.rtlsim
+@pytest.mark.parametrize("params,name", [
+    (["-GN=10", "-GK=1"], "need_N"), (["-GN=4", "-GK=5", "-GIDX_BITS=2"], "need_N"),
+    (["-GN=17", "-GK=2", "-GIDX_BITS=4"], "IDX_BITS"),
+])
+def test_topk_rejects_illegal_parameters(verilator, params, name):
+    r = subprocess.run([str(verilator), "--lint-only", *params, f"{TOPK}.v"], cwd=RTL, capture_output=True, text=True)
+    assert r.returncode != 0 and f"{TOPK}_ILLEGAL_{name}" in r.stdout + r.stderr

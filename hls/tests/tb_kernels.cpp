@@ -123,6 +123,15 @@ int run_labelselect(FILE* fi, FILE* fo, unsigned n) {
     return finish(out, n, in.empty(), fo);
 }
 
+template <unsigned N, unsigned K, unsigned IB, bool SIGNED, unsigned IDX>
+int run_topk(FILE* fi, FILE* fo, unsigned n) {
+    hls::stream<ap_uint<IB> > in;
+    hls::stream<ap_uint<IDX> > out;
+    for (unsigned i = 0; i < n * N; i++) in.write(get<IB>(fi));
+    hwflow::top_k<N, K, IB, SIGNED, IDX>(in, out, n);
+    return finish(out, n * K, in.empty(), fo);
+}
+
 template <unsigned IW, unsigned OW, unsigned BITS>
 int run_dwc(FILE* fi, FILE* fo, unsigned n) {
     hls::stream<ap_uint<IW> > in;
@@ -222,6 +231,7 @@ int main(int argc, char** argv) {
 #define X_MB(...) if (k++ == id) rc = run_mvau_mb<__VA_ARGS__>(fi, fo, n);
 #define X_THR(...) if (k++ == id) rc = run_threshold<__VA_ARGS__>(fi, fo, n);
 #define X_LS(...) if (k++ == id) rc = run_labelselect<__VA_ARGS__>(fi, fo, n);
+#define X_TOPK(...) if (k++ == id) rc = run_topk<__VA_ARGS__>(fi, fo, n);
 #define X_DWC(...) if (k++ == id) rc = run_dwc<__VA_ARGS__>(fi, fo, n);
 #define X_POOL(...) if (k++ == id) rc = run_pool<__VA_ARGS__>(fi, fo, n);
 #define X_SWG(...) if (k++ == id) rc = run_swg<__VA_ARGS__>(fi, fo, n);
@@ -231,6 +241,7 @@ int main(int argc, char** argv) {
     else if (!strcmp(kind, "mvau_mb")) { MVAU_MB_CASES(X_MB) }
     else if (!strcmp(kind, "threshold")) { THRESHOLD_CASES(X_THR) }
     else if (!strcmp(kind, "labelselect")) { LABELSELECT_CASES(X_LS) }
+    else if (!strcmp(kind, "topk")) { TOPK_CASES(X_TOPK) }
     else if (!strcmp(kind, "dwc")) { DWC_CASES(X_DWC) }
     else if (!strcmp(kind, "pool")) { POOL_CASES(X_POOL) }
     else if (!strcmp(kind, "swg")) { SWG_CASES(X_SWG) }

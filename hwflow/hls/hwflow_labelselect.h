@@ -1,4 +1,6 @@
-// Top-1 label select: index of the largest of N = NF*PE integers per vector.
+// Top-1 and top-K label select.
+//
+// Top-1: index of the largest of N = NF*PE integers per vector.
 //
 // Input layout as the MVAU's dot output: NF beats of PE elements of IN_BITS bits, element
 // nf*PE+p at bits [p*IN_BITS +: IN_BITS].  Output: one beat of IDX_BITS bits per vector.
@@ -39,6 +41,44 @@ void label_select(hls::stream<ap_uint<PE * IN_BITS> >& in, hls::stream<ap_uint<I
             nf = 0;
         } else {
             nf++;
+        }
+    }
+}
+
+// Top-K label select: the indices of the K largest of N integers per vector, largest
+// first, equal values in index order (ONNX TopK).  Input: one element of IN_BITS bits per
+// beat, N beats per vector; output: K beats of IDX_BITS bits per vector.  A sorted list
+// takes one element per beat (an insertion with a strict >, so later equals go after).
+template <unsigned N, unsigned K, unsigned IN_BITS, bool IN_SIGNED, unsigned IDX_BITS>
+void top_k(hls::stream<ap_uint<IN_BITS> >& in, hls::stream<ap_uint<IDX_BITS> >& out, unsigned reps) {
+    static_assert(K >= 2 && K <= N, "top_k needs 2 <= K <= N (K = 1 is label_select)");
+    static_assert((1ull << IDX_BITS) >= N, "IDX_BITS too small for N labels");
+    ap_int<IN_BITS + 1> val[K];
+    ap_uint<IDX_BITS> idx[K];
+#pragma HLS ARRAY_PARTITION variable=val complete
+#pragma HLS ARRAY_PARTITION variable=idx complete
+    for (unsigned r = 0; r < reps; r++) {
+        for (unsigned n = 0; n < N; n++) {
+#pragma HLS PIPELINE II=1
+            const ap_uint<IN_BITS> raw = in.read();
+            ap_int<IN_BITS + 1> v;
+            if (IN_SIGNED) v = ap_int<IN_BITS>(raw);
+            else v = raw;
+            // from the bottom up: a slot the element beats takes the entry above it, or the
+            // element itself if it does not beat that one too
+            for (int j = K - 1; j >= 0; j--) {
+#pragma HLS UNROLL
+                const bool beats_j = unsigned(j) >= n || v > val[j];
+                const bool beats_up = j > 0 && (unsigned(j - 1) >= n || v > val[j - 1]);
+                if (beats_j) {
+                    val[j] = beats_up ? val[j - 1] : v;
+                    idx[j] = beats_up ? idx[j - 1] : ap_uint<IDX_BITS>(n);
+                }
+            }
+        }
+        for (unsigned j = 0; j < K; j++) {
+#pragma HLS PIPELINE II=1
+            out.write(idx[j]);
         }
     }
 }
