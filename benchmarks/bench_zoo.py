@@ -8,6 +8,9 @@ figures.
 
 Models are random-initialised (seed 0) unless a trained QONNX model is given with --trained:
 throughput, latency and resources depend only on the shapes and the folding, not the weights.
+A model from `hwflow train` (its folder holds test_x.npy, test_y.npy and metrics.json) also
+gets its accuracy: torch's from metrics.json, and the build's own, every test image (or
+--accuracy-images of them) through rtlsim.
 Names with an underscore (tfc_1w2a, cnv_2w2a, ...) are Brevitas's own BNN-PYNQ models
 (brevitas_examples.bnn_pynq, as the wheel ships them).
 """
@@ -24,7 +27,7 @@ from pathlib import Path
 from hwflow import export, zoo
 from hwflow.build import BuildOptions, build
 
-ZOO = ["tfc-w1a1", "sfc-w1a1", "lfc-w1a1", "cnv-w1a1"]
+ZOO = ["tfc-w1a1", "sfc-w1a1", "lfc-w1a1", "cnv-w1a1", "resnet-small-w1a1"]
 BNN_PYNQ = ["tfc_1w1a", "sfc_1w1a", "lfc_1w1a", "cnv_1w1a", "tfc_1w2a", "sfc_1w2a", "lfc_1w2a", "cnv_1w2a",
             "tfc_2w2a", "sfc_2w2a", "cnv_2w2a"]
 
@@ -55,11 +58,34 @@ def export_model(name: str, tmp: Path) -> Path:
     return export.export_brevitas(net.eval(), shape, tmp / f"{name}.onnx")
 
 
-def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_images: int | None, tmp: Path) -> dict:
+def _is_conv(name: str) -> bool:
+    if "_" in name:
+        return name.startswith("cnv")
+    spec = zoo.parse(name)
+    return bool(spec.convs or spec.stages)
+
+
+def accuracy(build_dir: Path, trained: Path, n: int | None) -> dict:
+    """Torch's test accuracy (metrics.json) and the build's: the test images through rtlsim."""
+    import numpy as np
+
+    from hwflow.sim import simulate_build
+    metrics = json.loads((trained / "metrics.json").read_text())
+    x, y = np.load(trained / "test_x.npy")[:n], np.load(trained / "test_y.npy")[:n]
+    t0 = time.perf_counter()
+    out, _ = simulate_build(build_dir, x)
+    pred = out.reshape(len(x), -1).argmax(1) if out.ndim > 1 and out.shape[-1] > 1 else out.reshape(-1)
+    return {"torch_accuracy": metrics["test_accuracy"], "torch_test_images": metrics["test_samples"],
+            "rtlsim_accuracy": float((pred == y).mean()), "rtlsim_test_images": len(x),
+            "accuracy_s": round(time.perf_counter() - t0, 1)}
+
+
+def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_images: int | None, tmp: Path,
+              accuracy_images: int | None = None) -> dict:
     if model is None:
         model = export_model(name, tmp)
     # conv nets simulate thousands of cycles per image: fewer check images keep the run in minutes
-    n = verify_images or (100 if name.startswith("cnv") else 1000)
+    n = verify_images or (100 if _is_conv(name) else 1000)
     t0 = time.perf_counter()
     res = build(model, tmp / name, BuildOptions(board=board, verify_images=n, synth="none"), quiet=True)
     build_s = time.perf_counter() - t0
@@ -69,7 +95,11 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
            "cycles_per_image": net["sim_cycles_per_image"], "images_per_s": round(net["images_per_s"]),
            "latency_us": round(net["latency_us"], 3), "rtlsim_cycles_per_s": round(net["rtlsim_cycles_per_s"]),
            "est_lut": rep["resources_estimate"]["lut"], "est_bram18": rep["resources_estimate"]["bram18"],
-           "lut": None, "ff": None, "bram18": None, "synth_s": None, "finn": FINN.get(name)}
+           "lut": None, "ff": None, "bram18": None, "synth_s": None, "finn": FINN.get(name),
+           "torch_accuracy": None, "rtlsim_accuracy": None}
+    if (model.parent / "test_y.npy").is_file() and (model.parent / "metrics.json").is_file():
+        print(f"  {name}: test images through rtlsim ...", file=sys.stderr, flush=True)
+        row.update(accuracy(res.out, model.parent, accuracy_images))
     if synth:
         # the same Yosys run as the build's `--synth top` step
         from hwflow.codegen_rtl import CORES
@@ -84,16 +114,18 @@ def _n(v, fmt="{:,}") -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ("| model | verified | images/s (rtlsim) | latency µs | LUT | FF | BRAM18 | build s | rtlsim cycles/s "
-            "| FINN images/s | FINN LUT | FINN BRAM18 |")
+    head = ("| model | verified | accuracy torch / rtlsim | images/s (rtlsim) | latency µs | LUT | FF | BRAM18 "
+            "| build s | rtlsim cycles/s | FINN images/s | FINN LUT | FINN BRAM18 |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         f = r["finn"] or {}
         # without Yosys, show the analytic estimate marked with ~
         lut = _n(r["lut"]) if r["lut"] is not None else "~" + _n(r["est_lut"])
         bram = _n(r["bram18"]) if r["bram18"] is not None else "~" + _n(r["est_bram18"])
+        acc = "-" if r.get("rtlsim_accuracy") is None else \
+            f"{r['torch_accuracy']:.2%} / {r['rtlsim_accuracy']:.2%} ({r['rtlsim_test_images']:,} images)"
         lines.append(
-            f"| {r['model']}{'' if r['trained'] else ' (random)'} | {'yes' if r['verified'] else 'NO'} "
+            f"| {r['model']}{'' if r['trained'] else ' (random)'} | {'yes' if r['verified'] else 'NO'} | {acc} "
             f"| {r['images_per_s']:,} | {r['latency_us']:.2f} | {lut} | {_n(r['ff'])} | {bram} | {r['build_s']:.1f} "
             f"| {r['rtlsim_cycles_per_s'] / 1e6:.2f} M | {_n(f.get('images_per_s'))} | {_n(f.get('lut'))} "
             f"| {_n(round(2 * f['bram36'])) if 'bram36' in f else '-'} |")
@@ -117,6 +149,8 @@ def main(argv=None) -> None:
     ap.add_argument("--no-synth", action="store_true", help="skip Yosys (minutes on the big tops)")
     ap.add_argument("--verify-images", type=int, default=None, help="images for each build's checks "
                     "(default 1000, 100 for conv nets)")
+    ap.add_argument("--accuracy-images", type=int, default=None, help="test images through rtlsim for a "
+                    "model from `hwflow train` (default: all)")
     ap.add_argument("--json", type=Path, help="write the rows as JSON")
     ap.add_argument("--markdown", type=Path, help="write the table as Markdown")
     a = ap.parse_args(argv)
@@ -126,10 +160,12 @@ def main(argv=None) -> None:
         for name in (BNN_PYNQ if a.bnn_pynq else a.models.split(",")):
             print(f"building {name} ...", file=sys.stderr, flush=True)
             path = Path(trained[name]) if name in trained else None
-            rows.append(bench_one(name, path, a.board, not a.no_synth, a.verify_images, Path(tmp)))
+            rows.append(bench_one(name, path, a.board, not a.no_synth, a.verify_images, Path(tmp), a.accuracy_images))
             r = rows[-1]
             synth = f", {r['lut']:,} LUT, {r['bram18']} BRAM18 (Yosys {r['synth_s']} s)" if r["lut"] is not None else ""
-            print(f"  {name}: {r['images_per_s']:,} images/s, build {r['build_s']} s{synth}", file=sys.stderr,
+            acc = "" if r["rtlsim_accuracy"] is None else \
+                f", accuracy torch {r['torch_accuracy']:.2%} / rtlsim {r['rtlsim_accuracy']:.2%}"
+            print(f"  {name}: {r['images_per_s']:,} images/s, build {r['build_s']} s{synth}{acc}", file=sys.stderr,
                   flush=True)
             if a.json:  # a long run keeps what it has measured
                 a.json.write_text(json.dumps(rows, indent=1))

@@ -419,11 +419,11 @@ class FoldThresholds(Transformation):
             values, flip, flip_value = prod
             if len(readers) > 1:
                 flip = _no_flip(node)
+            _check_split_ties(model, node, chain, quant := next((n for n in chain if n.op_type == "Quant"), None))
             if len(values) > MAX_FOLD_VALUES:
                 raise HwflowError(f"{node_label(node)}: its integer output spans {len(values):,} values, too many "
                                   f"to fold the activation after it into thresholds (at most {MAX_FOLD_VALUES:,}); "
                                   "use fewer weight or activation bits or a smaller fan-in")
-            quant = next((n for n in chain if n.op_type == "Quant"), None)
             n_levels = 2 if quant is None else _quant_levels(model, quant)[2]
             levels = _level_index(model, node, chain, quant, values)
             thresholds = np.empty((levels.shape[1], n_levels - 1), dtype=np.float32)
@@ -448,6 +448,46 @@ class FoldThresholds(Transformation):
     def _already_integer(model, mt) -> bool:
         t = model.get_initializer(mt.input[1])
         return t is not None and t.shape[1] == 1 and np.array_equal(t, np.round(t))
+
+
+def _check_split_ties(model: ModelWrapper, node, chain: list, quant) -> None:
+    """An add of two level streams with scale s (AddToInt) computes (q1 + q2)*s, the model
+    q1*s + q2*s.  In float32 the two can differ by an ulp; where an activation after the add
+    has a threshold in that ulp, the model's level depends on how the sum splits into q1
+    and q2, which integer hardware cannot follow: say so, and how to avoid it."""
+    if node.op_type != "Add" or chain[0].op_type != "Mul" or len(node.input) != 2:
+        return
+    s = model.get_initializer(chain[0].input[1])
+    if s is None or np.asarray(s).size != 1:
+        return
+    s = np.float32(np.asarray(s).reshape(()))
+    (lo1, hi1), (lo2, hi2) = _int_range(model, node.input[0]), _int_range(model, node.input[1])
+    q1, q2 = (g.ravel().astype(np.float32) for g in np.meshgrid(np.arange(lo1, hi1 + 1), np.arange(lo2, hi2 + 1)))
+    split, whole = q1 * s + q2 * s, (q1 + q2) * s
+    odd = split != whole
+    if not odd.any():
+        return  # exact (e.g. a power-of-two scale): the sum alone decides
+    spatial = len(model.get_tensor_shape(node.output[0])) == 4
+    channels = model.get_tensor_shape(node.output[0])[1 if spatial else -1]
+    last = chain[-1] if quant is None else quant
+    nodes = chain[1:chain.index(last) + 1]
+    if not nodes:
+        return
+
+    def levels(v):
+        shape = (len(v), channels) + ((1, 1) if spatial else ())
+        grid = np.broadcast_to(v.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape)
+        return run_subgraph(model, nodes, {chain[0].output[0]: grid}, last.output[0]).reshape(len(v), channels)
+
+    differ = (levels(split[odd]) != levels(whole[odd])).any(axis=1)
+    if differ.any():
+        sums = sorted({int(v) for v in (q1 + q2)[odd][differ]})
+        raise HwflowError(f"{node_label(last)}: after the residual add {node.name} the model's level depends on how "
+                          f"the sum splits, not on the sum alone (q1*s + q2*s rounds differently from (q1 + q2)*s "
+                          f"at a tie of the quantizer, for sums {sums[:6]}{' ...' if len(sums) > 6 else ''}), so no "
+                          "integer hardware can match it bit for bit; give the quantizers around residual adds "
+                          "power-of-two scales (Brevitas Int8ActPerTensorFixedPoint with bit_width=k, as hwflow's "
+                          "resnet-small does)")
 
 
 def _level_index(model: ModelWrapper, node, chain: list, quant, values: np.ndarray) -> np.ndarray:

@@ -11,7 +11,8 @@ BNN-PYNQ's ``CommonQuant``) and the exported QONNX graph needs no scale folding.
 
 ``resnet-small`` is a Bi-Real-style binary ResNet: every 3x3 conv reads the sign (or the
 ternary level) of a residual stream and has its own shortcut; the residual stream is 4-bit
-with learned scales, shared between the two inputs of each add (see ``BiRealUnit``).
+with learned power-of-two scales, shared between the two inputs of each add (see
+``BiRealUnit``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ _RES: dict[str, tuple[tuple[int, ...], int, tuple, int, str]] = {
                      "Bi-Real-style binary ResNet for 1x28x28: 3x3 stem + max-pool, 2 stages x 2 units "
                      "(32, 64 ch), stride-2 downsampling, 4-bit shortcuts, global avg-pool, 8-bit input"),
 }
-RESIDUAL_BITS = 4  # the residual stream's quantizer: signed, learned per-tensor scale
+RESIDUAL_BITS = 4  # the residual stream's quantizer: signed, learned power-of-two per-tensor scale
 _NAME = re.compile(r"(?P<topology>[a-z][a-z-]*?)-w(?P<w>\d+)a(?P<a>\d+)(?P<sizes>:.*)?")
 _KNOWN = (f"name a topology ({', '.join([*_FC, *_CONV, *_RES])}) and a precision ({', '.join(PRECISIONS)}) as in "
           f"tfc-w1a1 or cnv-w2a2, or MLP layer sizes as in mlp-w1a1:64-100-10 (list: hwflow models)")
@@ -283,9 +284,14 @@ class QuantCNV(_Clip, nn.Module):
 
 
 def _residual_quant() -> nn.Module:
-    # Brevitas's default signed activation quantizer at 4 bits: its scale starts from the
-    # statistics of the first training batches, then is learned
-    return qnn.QuantIdentity(bit_width=RESIDUAL_BITS, return_quant_tensor=False)
+    # Signed 4-bit with a learned power-of-two scale (Brevitas's fixed-point quantizer).  With
+    # any other scale the float model is not exact: q1*s + q2*s rounds differently from
+    # (q1 + q2)*s, and where the quantizer after an add meets a tie (its scale a multiple of
+    # the summands', as a stats-initialised scale over a saturated sum is) torch's level
+    # depends on how the sum splits, which no integer hardware can follow.  With powers of two
+    # every product, sum and division is exact in float32, so torch rounds the exact value.
+    from brevitas.quant import Int8ActPerTensorFixedPoint
+    return qnn.QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=RESIDUAL_BITS, return_quant_tensor=False)
 
 
 class BiRealUnit(nn.Module):

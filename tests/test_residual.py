@@ -223,3 +223,36 @@ def test_concat_equals_torch(backend, tmp_path):
     assert res.report["verified"] is True
     got, _ = simulate_build(res.out, x, stalls=True, mode="rtlsim" if backend == "rtl" else "cppsim")
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_sum_whose_rounding_depends_on_its_split_is_named(tmp_path):
+    """Scales s and 2s around an add: q1*s + q2*s and (q1 + q2)*s round to different sides of
+    the requantizer's ties in float32, so the model's level is not a function of the sum.
+    The flow says so (and what to do) instead of building something that cannot match."""
+    class Split(nn.Module):
+        def __init__(self):
+            super().__init__()
+            import brevitas.nn as qnn
+            self.inq, self.q, self.qout = qnn.QuantIdentity(bit_width=8), _q4(), _q4()
+            self.a = nn.Sequential(_conv(1, 4, 3, padding=1), nn.BatchNorm2d(4))
+            self.b = nn.Sequential(_conv(1, 4, 3, padding=1), nn.BatchNorm2d(4))
+            self.fc = _linear(4 * 36, 10)
+
+        def forward(self, x):
+            x = self.inq(2 * x - 1)
+            return self.fc(torch.flatten(self.qout(self.q(self.a(x)) + self.q(self.b(x))), 1))
+
+    def value(q):  # the scale's statistics (its value until the quantizer has trained 300 steps)
+        return q.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl.buffer
+
+    torch.manual_seed(0)
+    net = Split()
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(8, 1, 6, 6))
+        value(net.q).fill_(8 * 0.3)     # scales 0.3 and 0.6: ties at every odd sum
+        value(net.qout).fill_(8 * 0.6)
+    path = export.export_brevitas(net.eval(), (1, 6, 6), tmp_path / "split.onnx")
+    with pytest.raises(HwflowError, match="depends on how the sum splits.*power-of-two scales"):
+        lower(streamline(export.load_qonnx(path)))
