@@ -75,9 +75,12 @@ def accuracy(build_dir: Path, trained: Path, n: int | None) -> dict:
     t0 = time.perf_counter()
     out, _ = simulate_build(build_dir, x)
     pred = out.reshape(len(x), -1).argmax(1) if out.ndim > 1 and out.shape[-1] > 1 else out.reshape(-1)
+    # torch on the images rtlsim ran: all of them, or the first ones hwflow train checked QONNX on
+    same = metrics["test_accuracy"] if len(x) == metrics["test_samples"] else \
+        metrics["torch_test_accuracy_same_samples"] if len(x) == metrics["qonnx_test_samples"] else None
     return {"torch_accuracy": metrics["test_accuracy"], "torch_test_images": metrics["test_samples"],
-            "rtlsim_accuracy": float((pred == y).mean()), "rtlsim_test_images": len(x),
-            "accuracy_s": round(time.perf_counter() - t0, 1)}
+            "torch_accuracy_same_images": same, "rtlsim_accuracy": float((pred == y).mean()),
+            "rtlsim_test_images": len(x), "accuracy_s": round(time.perf_counter() - t0, 1)}
 
 
 def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_images: int | None, tmp: Path,
@@ -113,6 +116,15 @@ def _n(v, fmt="{:,}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
+def _accuracy_text(r: dict) -> str:
+    """'torch / rtlsim' on the same images, plus torch on the whole test set if rtlsim ran fewer."""
+    n, same = r["rtlsim_test_images"], r.get("torch_accuracy_same_images")
+    text = f"{'?' if same is None else f'{same:.2%}'} / {r['rtlsim_accuracy']:.2%} ({n:,} images)"
+    if n != r["torch_test_images"]:
+        text += f"; torch {r['torch_accuracy']:.2%} on all {r['torch_test_images']:,}"
+    return text
+
+
 def markdown(rows: list[dict]) -> str:
     head = ("| model | verified | accuracy torch / rtlsim | images/s (rtlsim) | latency µs | LUT | FF | BRAM18 "
             "| build s | rtlsim cycles/s | FINN images/s | FINN LUT | FINN BRAM18 |")
@@ -122,8 +134,7 @@ def markdown(rows: list[dict]) -> str:
         # without Yosys, show the analytic estimate marked with ~
         lut = _n(r["lut"]) if r["lut"] is not None else "~" + _n(r["est_lut"])
         bram = _n(r["bram18"]) if r["bram18"] is not None else "~" + _n(r["est_bram18"])
-        acc = "-" if r.get("rtlsim_accuracy") is None else \
-            f"{r['torch_accuracy']:.2%} / {r['rtlsim_accuracy']:.2%} ({r['rtlsim_test_images']:,} images)"
+        acc = "-" if r.get("rtlsim_accuracy") is None else _accuracy_text(r)
         lines.append(
             f"| {r['model']}{'' if r['trained'] else ' (random)'} | {'yes' if r['verified'] else 'NO'} | {acc} "
             f"| {r['images_per_s']:,} | {r['latency_us']:.2f} | {lut} | {_n(r['ff'])} | {bram} | {r['build_s']:.1f} "
@@ -163,8 +174,7 @@ def main(argv=None) -> None:
             rows.append(bench_one(name, path, a.board, not a.no_synth, a.verify_images, Path(tmp), a.accuracy_images))
             r = rows[-1]
             synth = f", {r['lut']:,} LUT, {r['bram18']} BRAM18 (Yosys {r['synth_s']} s)" if r["lut"] is not None else ""
-            acc = "" if r["rtlsim_accuracy"] is None else \
-                f", accuracy torch {r['torch_accuracy']:.2%} / rtlsim {r['rtlsim_accuracy']:.2%}"
+            acc = "" if r["rtlsim_accuracy"] is None else f", accuracy torch / rtlsim {_accuracy_text(r)}"
             print(f"  {name}: {r['images_per_s']:,} images/s, build {r['build_s']} s{synth}{acc}", file=sys.stderr,
                   flush=True)
             if a.json:  # a long run keeps what it has measured

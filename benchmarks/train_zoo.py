@@ -7,7 +7,7 @@ zoo variants on digits and Fashion-MNIST.  Numbers, not asserts; takes several m
 
 Settings (each at `hwflow train`'s defaults unless stated):
   digits           sklearn's 8x8 digits at 28x28, 1,437 train / 360 test, 40 epochs; the
-                   cnv-small variants too unless --no-conv
+                   cnv-small variants and resnet-small-w1a1 too unless --no-conv
   fashion-8k       the first 8,000 train / 2,000 test Fashion-MNIST images, 10 epochs (the
                    small split where TFC-W1A1 used to overfit)
   fashion          all 60,000 / 10,000 Fashion-MNIST images, 20 epochs
@@ -87,7 +87,8 @@ def main() -> None:
     ap.add_argument("--models", default="tfc-w1a1,tfc-w1a2,tfc-w2a2")
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets" / "fashion-mnist"))
     ap.add_argument("--seeds", default="0", help="comma-separated; the table shows means over them")
-    ap.add_argument("--no-conv", action="store_true", help="skip cnv-small-{w1a1,w1a2,w2a2} on digits")
+    ap.add_argument("--no-conv", action="store_true", help="skip cnv-small-{w1a1,w1a2,w2a2} and resnet-small-w1a1 "
+                    "on digits")
     ap.add_argument("--settings", default="digits,fashion-8k,fashion")
     ap.add_argument("--no-reference", action="store_true", help="skip the plain Brevitas BNN-PYNQ rows")
     ap.add_argument("--dropout-off", action="store_true", help="also train every hwflow row without dropout")
@@ -104,7 +105,7 @@ def main() -> None:
     if not fashion:
         print(f"note: {a.data_dir} not found, Fashion-MNIST rows skipped")
     # (label, dataset, train/test samples, epochs or None = default, models)
-    conv = [] if a.no_conv else ["cnv-small-w1a1", "cnv-small-w1a2", "cnv-small-w2a2"]
+    conv = [] if a.no_conv else ["cnv-small-w1a1", "cnv-small-w1a2", "cnv-small-w2a2", "resnet-small-w1a1"]
     known = {"digits": ("digits", None, None, None, models + conv),
              "fashion-8k": ("fashion-mnist", 8000, 2000, 10, models),
              "fashion": ("fashion-mnist", None, None, None, models)}
