@@ -38,9 +38,11 @@ def _check(name, tmp_path, backend):
     return res
 
 
-# TFC-W1A2's RTL build (its datapaths are in the padding and property tests) runs with `make test-slow`
+# the RTL builds (4-5 min each) run with `make test-slow`: their datapaths are in the MVAU core
+# tests (ternary x INT2 in test_int_weights), the padding and property tests, and the HLS builds below
+@pytest.mark.slow
 @pytest.mark.rtlsim
-@pytest.mark.parametrize("name", [pytest.param("tfc_1w2a", marks=pytest.mark.slow), "tfc_2w2a"])
+@pytest.mark.parametrize("name", ["tfc_1w2a", "tfc_2w2a"])
 def test_bnn_pynq_rtl(name, tmp_path):
     need_verilator()
     res = _check(name, tmp_path, "rtl")

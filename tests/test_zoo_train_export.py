@@ -436,7 +436,7 @@ def test_resnet_small_lowers_to_a_graph_that_equals_qonnx(name, tmp_path):
     qmodel = load_qonnx(path)
     got = run_qonnx(qmodel, x.numpy())
     np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-5)
-    assert len(np.unique(ref.argmax(1))) > 1
+    assert len(np.unique(ref, axis=0)) > len(ref) // 2  # distinct inputs, distinct logits
     df = lower(streamline(qmodel))
     np.testing.assert_allclose(df.execute(x.numpy()), got, atol=1e-4, rtol=1e-5)
     kinds = [lay.kind for lay in df.layers]
