@@ -419,7 +419,8 @@ class FoldThresholds(Transformation):
             values, flip, flip_value = prod
             if len(readers) > 1:
                 flip = _no_flip(node)
-            _check_split_ties(model, node, chain, quant := next((n for n in chain if n.op_type == "Quant"), None))
+            quant = next((n for n in chain if n.op_type == "Quant"), None)
+            _check_split_ties(model, node, chain, quant)
             if len(values) > MAX_FOLD_VALUES:
                 raise HwflowError(f"{node_label(node)}: its integer output spans {len(values):,} values, too many "
                                   f"to fold the activation after it into thresholds (at most {MAX_FOLD_VALUES:,}); "
@@ -462,6 +463,8 @@ def _check_split_ties(model: ModelWrapper, node, chain: list, quant) -> None:
         return
     s = np.float32(np.asarray(s).reshape(()))
     (lo1, hi1), (lo2, hi2) = _int_range(model, node.input[0]), _int_range(model, node.input[1])
+    if (hi1 - lo1 + 1) * (hi2 - lo2 + 1) > FOLD_CHUNK_ELEMS:
+        return  # summands of over 11 bits each: beyond what the residual streams here carry
     q1, q2 = (g.ravel().astype(np.float32) for g in np.meshgrid(np.arange(lo1, hi1 + 1), np.arange(lo2, hi2 + 1)))
     split, whole = q1 * s + q2 * s, (q1 + q2) * s
     odd = split != whole
