@@ -59,10 +59,7 @@ def export_model(name: str, tmp: Path) -> Path:
 
 
 def _is_conv(name: str) -> bool:
-    if "_" in name:
-        return name.startswith("cnv")
-    spec = zoo.parse(name)
-    return bool(spec.convs or spec.stages)
+    return name.startswith("cnv") if "_" in name else zoo.parse(name).conv
 
 
 def accuracy(build_dir: Path, trained: Path, n: int | None) -> dict:

@@ -470,17 +470,14 @@ def _check_split_ties(model: ModelWrapper, node, chain: list, quant) -> None:
     odd = split != whole
     if not odd.any():
         return  # exact (e.g. a power-of-two scale): the sum alone decides
-    spatial = len(model.get_tensor_shape(node.output[0])) == 4
-    channels = model.get_tensor_shape(node.output[0])[1 if spatial else -1]
     last = chain[-1] if quant is None else quant
     nodes = chain[1:chain.index(last) + 1]
     if not nodes:
         return
 
-    def levels(v):
-        shape = (len(v), channels) + ((1, 1) if spatial else ())
-        grid = np.broadcast_to(v.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape)
-        return run_subgraph(model, nodes, {chain[0].output[0]: grid}, last.output[0]).reshape(len(v), channels)
+    def levels(v):  # the chain after the Mul(s), fed the scaled sums
+        grid = _channel_grid(model, node.output[0], v)
+        return run_subgraph(model, nodes, {chain[0].output[0]: grid}, last.output[0]).reshape(len(v), -1)
 
     differ = (levels(split[odd]) != levels(whole[odd])).any(axis=1)
     if differ.any():
@@ -493,12 +490,24 @@ def _check_split_ties(model: ModelWrapper, node, chain: list, quant) -> None:
                           "resnet-small does)")
 
 
+def _channels(model: ModelWrapper, tensor: str) -> int:
+    shape = model.get_tensor_shape(tensor)
+    return shape[1 if len(shape) == 4 else -1]      # NCHW: channels on axis 1
+
+
+def _channel_grid(model: ModelWrapper, tensor: str, v: np.ndarray) -> np.ndarray:
+    """Each value of `v` in every channel of `tensor`: float32 [len(v), C] (or [len(v), C, 1, 1]
+    for NCHW), to run a chain on all the values at once."""
+    spatial = len(model.get_tensor_shape(tensor)) == 4
+    shape = (len(v), _channels(model, tensor)) + ((1, 1) if spatial else ())
+    return np.broadcast_to(v.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape).astype(np.float32)
+
+
 def _level_index(model: ModelWrapper, node, chain: list, quant, values: np.ndarray) -> np.ndarray:
     """Run `chain` on every value of every channel of `node`'s output: level indices [V, C]
     (0/1 for a binary MultiThreshold, q - lowest level for a Quant), in chunks of values so
     that a wide pre-activation range stays in bounded memory."""
-    spatial = len(model.get_tensor_shape(node.output[0])) == 4     # NCHW: channels on axis 1
-    channels = model.get_tensor_shape(node.output[0])[1 if spatial else -1]
+    channels = _channels(model, node.output[0])
     last = chain[-1] if quant is None else quant
     nodes = chain[:chain.index(last) + 1]
     step = max(1, FOLD_CHUNK_ELEMS // channels)
@@ -506,8 +515,7 @@ def _level_index(model: ModelWrapper, node, chain: list, quant, values: np.ndarr
         s, lo, n_levels, _ = _quant_levels(model, quant)
     parts = []
     for v in (values[i:i + step] for i in range(0, len(values), step)):
-        shape = (len(v), channels) + ((1, 1) if spatial else ())
-        grid = np.broadcast_to(v.reshape((-1, 1) + (1,) * (len(shape) - 2)), shape).astype(np.float32)
+        grid = _channel_grid(model, node.output[0], v)
         out = run_subgraph(model, nodes, {node.output[0]: grid}, last.output[0])
         if quant is not None:  # s*q back to the level index q - lo
             out = np.rint(out / s) - lo

@@ -63,6 +63,7 @@ def _recalibrate_batchnorm(model, x, batch: int = 256) -> None:
 
     model.eval()
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None
@@ -70,8 +71,8 @@ def _recalibrate_batchnorm(model, x, batch: int = 256) -> None:
     with torch.no_grad():
         for i in range(0, len(x), batch):
             model(x[i:i + batch])
-    for m in norms:
-        m.momentum = 0.1
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
     model.eval()
 
 

@@ -100,6 +100,11 @@ class Spec:
     stages: tuple[tuple[int, int], ...] = ()  # residual nets: (channels, units) per stage
     stem: int = 0  # residual nets: the stem conv's channels
 
+    @property
+    def conv(self) -> bool:
+        """A conv net (CNV-style or residual) rather than an MLP."""
+        return bool(self.convs or self.stages)
+
 
 @functools.lru_cache(maxsize=None)
 def parse(name: str) -> Spec:
@@ -356,8 +361,7 @@ class QuantResNet(_Clip, nn.Module):
 
 def default_dropout(name: str) -> float:
     """BNN-PYNQ's dropout for the topology: FC nets use it, conv nets do not."""
-    s = parse(name)
-    return 0.0 if s.convs or s.stages else DROPOUT
+    return 0.0 if parse(name).conv else DROPOUT
 
 
 def build_model(name: str, dropout: float | None = None) -> nn.Module:

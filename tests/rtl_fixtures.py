@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,25 @@ STALLS = (0.7, 0.6)  # p_in, p_out
 
 def clog2(n: int) -> int:
     return (n - 1).bit_length()
+
+
+def _lint(verilator, args: list[str], wall: bool = True) -> tuple[int, str]:
+    r = subprocess.run([str(verilator), "--lint-only", *(["-Wall"] if wall else []), *args], cwd=RTL,
+                       capture_output=True, text=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+def assert_lint_clean(verilator, *args: str) -> None:
+    """`verilator --lint-only -Wall ARGS` (in the RTL folder) passes without a warning."""
+    code, out = _lint(verilator, list(args))
+    warnings = [ln for ln in out.splitlines() if ln.startswith("%")]
+    assert code == 0 and not warnings, "\n".join(warnings)
+
+
+def assert_lint_rejects(verilator, top: str, params: list[str], name: str) -> None:
+    """Linting core `top` with -G `params` fails on the module whose name flags the error."""
+    code, out = _lint(verilator, [*params, f"{top}.v"], wall=False)
+    assert code != 0 and f"{top}_ILLEGAL_{name}" in out, out
 
 
 def mvau_widths(mw: int, thresh: int = 1, in_bits: int = 1, in_signed: int = 1, w_bits: int = 1) -> dict:

@@ -17,7 +17,6 @@ Cycle models (steady stream of images, no stalls; measured below and printed):
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,8 @@ import pytest
 
 from hwflow import rtlsim
 
-from rtl_fixtures import (RTL, STALLS, build, clog2, mvau_lint_params, mvau_widths, verilator,  # noqa: F401
-                          write_mvau_mem)
+from rtl_fixtures import (STALLS, assert_lint_clean, assert_lint_rejects, build, clog2,  # noqa: F401
+                          mvau_lint_params, mvau_widths, verilator, write_mvau_mem)
 
 MODES = ((1.0, 1.0), STALLS)
 
@@ -236,10 +235,7 @@ LINT_CASES = [
 @pytest.mark.rtlsim
 @pytest.mark.parametrize("src,params", LINT_CASES, ids=lambda v: v if isinstance(v, str) else None)
 def test_lint(verilator, src, params):
-    r = subprocess.run([str(verilator), "--lint-only", "-Wall", *params, src], cwd=RTL,
-                       capture_output=True, text=True)
-    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
-    assert r.returncode == 0 and not warnings, "\n".join(warnings)
+    assert_lint_clean(verilator, *params, src)
 
 
 @pytest.mark.rtlsim
@@ -250,9 +246,7 @@ def test_lint(verilator, src, params):
     (["-GIFM_W=2"], "K_must_be_1_to_min_IFM_H_IFM_W"),
 ])
 def test_swg_rejects_illegal_parameters(verilator, params, name):
-    r = subprocess.run([str(verilator), "--lint-only", *params, "hwflow_swg.v"], cwd=RTL,
-                       capture_output=True, text=True)
-    assert r.returncode != 0 and f"hwflow_swg_ILLEGAL_{name}" in r.stdout + r.stderr
+    assert_lint_rejects(verilator, "hwflow_swg", params, name)
 
 
 @pytest.mark.rtlsim
@@ -262,6 +256,4 @@ def test_swg_rejects_illegal_parameters(verilator, params, name):
     (["-GIFM_H=8", "-GIFM_W=1"], "POOL_must_be_1_to_min_IFM_H_IFM_W"),
 ])
 def test_maxpool_rejects_illegal_parameters(verilator, params, name):
-    r = subprocess.run([str(verilator), "--lint-only", *params, "hwflow_maxpool.v"], cwd=RTL,
-                       capture_output=True, text=True)
-    assert r.returncode != 0 and f"hwflow_maxpool_ILLEGAL_{name}" in r.stdout + r.stderr
+    assert_lint_rejects(verilator, "hwflow_maxpool", params, name)

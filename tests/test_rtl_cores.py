@@ -8,7 +8,6 @@ thresholds are $readmemh files in each test's own directory, so they need no reb
 from __future__ import annotations
 
 import math
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,8 @@ import pytest
 from hwflow import rtlsim
 from hwflow.errors import HwflowError
 
-from rtl_fixtures import (RTL, STALLS, build, clog2, mvau_lint_params, mvau_widths, verilator,  # noqa: F401
-                          write_mvau_mem)
+from rtl_fixtures import (RTL, STALLS, assert_lint_clean, build, clog2, mvau_lint_params,  # noqa: F401
+                          mvau_widths, verilator, write_mvau_mem)
 
 
 # --------------------------------------------------------------------------- MVAU
@@ -165,10 +164,7 @@ LINT_CASES = [
 @pytest.mark.rtlsim
 @pytest.mark.parametrize("src,params", LINT_CASES, ids=lambda v: v if isinstance(v, str) else None)
 def test_lint(verilator, src, params):
-    r = subprocess.run([str(verilator), "--lint-only", "-Wall", *params, src], cwd=RTL,
-                       capture_output=True, text=True)
-    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
-    assert r.returncode == 0 and not warnings, "\n".join(warnings)
+    assert_lint_clean(verilator, *params, src)
 
 
 # --------------------------------------------------------------------------- packing (no tools)

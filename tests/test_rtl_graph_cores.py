@@ -26,7 +26,6 @@ Golden values come from numpy on the same random integers that are packed into b
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ import pytest
 
 from hwflow import rtlsim
 
-from rtl_fixtures import RTL, STALLS, build, verilator  # noqa: F401
+from rtl_fixtures import RTL, STALLS, assert_lint_clean, assert_lint_rejects, build, verilator  # noqa: F401
 
 MODES = (("free", 1.0, 1.0, 0), ("stall", *STALLS, 1), ("slow-out", 1.0, 0.3, 1))
 
@@ -461,10 +460,7 @@ LINT_CASES = [
 @pytest.mark.parametrize("top,params", LINT_CASES,
                          ids=lambda v: (v if isinstance(v, str) else "_".join(a[2:] for a in v) or "defaults"))
 def test_lint(verilator, top, params):
-    r = subprocess.run([str(verilator), "--lint-only", "-Wall", *params, f"{top}.v"], cwd=RTL,
-                       capture_output=True, text=True)
-    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
-    assert r.returncode == 0 and not warnings, "\n".join(warnings)
+    assert_lint_clean(verilator, *params, f"{top}.v")
 
 
 @pytest.mark.rtlsim
@@ -473,11 +469,8 @@ def test_lint_wrappers(verilator, tmp_path):
     for top, text, core in [(*dup_wrapper(5, 3), "hwflow_dup"), (*add_wrapper(2, 3, 1, 4), "hwflow_addstreams"),
                             (*concat_wrapper(2, 2, 4, 2, 2, CONCAT_FIFO), "hwflow_concat")]:
         (tmp_path / f"{top}.v").write_text(text)
-        r = subprocess.run([str(verilator), "--lint-only", "-Wall", "-Wno-DECLFILENAME", "--top-module", top,
-                            str(tmp_path / f"{top}.v"), f"{core}.v", "hwflow_fifo.v"], cwd=RTL,
-                           capture_output=True, text=True)
-        warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
-        assert r.returncode == 0 and not warnings, "\n".join(warnings)
+        assert_lint_clean(verilator, "-Wno-DECLFILENAME", "--top-module", top, str(tmp_path / f"{top}.v"),
+                          f"{core}.v", "hwflow_fifo.v")
 
 
 ILLEGAL = [
@@ -497,5 +490,4 @@ ILLEGAL = [
 @pytest.mark.rtlsim
 @pytest.mark.parametrize("top,params,name", ILLEGAL, ids=lambda v: v if isinstance(v, str) else "_".join(a[2:] for a in v))
 def test_rejects_illegal_parameters(verilator, top, params, name):
-    r = subprocess.run([str(verilator), "--lint-only", *params, f"{top}.v"], cwd=RTL, capture_output=True, text=True)
-    assert r.returncode != 0 and f"{top}_ILLEGAL_{name}" in r.stdout + r.stderr
+    assert_lint_rejects(verilator, top, params, name)

@@ -11,14 +11,13 @@ per cycle, no bubble between vectors), measured below and printed.
 
 from __future__ import annotations
 
-import subprocess
 
 import numpy as np
 import pytest
 
 from hwflow import rtlsim
 
-from rtl_fixtures import RTL, STALLS, build, clog2, verilator  # noqa: F401
+from rtl_fixtures import STALLS, assert_lint_clean, assert_lint_rejects, build, clog2, verilator  # noqa: F401
 
 TOP = "hwflow_labelselect"
 MODES = ((1.0, 1.0), STALLS, (1.0, 0.3))   # the last one keeps the skid register busy
@@ -105,10 +104,7 @@ LINT_CASES = [
 @pytest.mark.rtlsim
 @pytest.mark.parametrize("params", LINT_CASES, ids=lambda p: "_".join(a[2:] for a in p) or "defaults")
 def test_lint(verilator, params):
-    r = subprocess.run([str(verilator), "--lint-only", "-Wall", *params, f"{TOP}.v"], cwd=RTL,
-                       capture_output=True, text=True)
-    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
-    assert r.returncode == 0 and not warnings, "\n".join(warnings)
+    assert_lint_clean(verilator, *params, f"{TOP}.v")
 
 
 @pytest.mark.rtlsim
@@ -118,9 +114,7 @@ def test_lint(verilator, params):
     (["-GNF=17", "-GPE=1", "-GIDX_BITS=4"], "IDX_BITS"),
 ])
 def test_rejects_illegal_parameters(verilator, params, name):
-    r = subprocess.run([str(verilator), "--lint-only", *params, f"{TOP}.v"], cwd=RTL,
-                       capture_output=True, text=True)
-    assert r.returncode != 0 and f"{TOP}_ILLEGAL_{name}" in r.stdout + r.stderr
+    assert_lint_rejects(verilator, TOP, params, name)
 
 
 # --------------------------------------------------------------------------- top-K
@@ -171,10 +165,7 @@ def test_topk(build, tmp_path, n, k, bits, signed):
     [], ["-GN=2", "-GK=2", "-GIN_BITS=1", "-GIDX_BITS=1"], ["-GN=1000", "-GK=5", "-GIN_BITS=16", "-GIDX_BITS=10"],
 ], ids=lambda p: "_".join(a[2:] for a in p) or "defaults")
 def test_topk_lint(verilator, params):
-    r = subprocess.run([str(verilator), "--lint-only", "-Wall", *params, f"{TOPK}.v"], cwd=RTL,
-                       capture_output=True, text=True)
-    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
-    assert r.returncode == 0 and not warnings, "\n".join(warnings)
+    assert_lint_clean(verilator, *params, f"{TOPK}.v")
 
 
 @pytest.mark.rtlsim
@@ -183,5 +174,4 @@ def test_topk_lint(verilator, params):
     (["-GN=17", "-GK=2", "-GIDX_BITS=4"], "IDX_BITS"),
 ])
 def test_topk_rejects_illegal_parameters(verilator, params, name):
-    r = subprocess.run([str(verilator), "--lint-only", *params, f"{TOPK}.v"], cwd=RTL, capture_output=True, text=True)
-    assert r.returncode != 0 and f"{TOPK}_ILLEGAL_{name}" in r.stdout + r.stderr
+    assert_lint_rejects(verilator, TOPK, params, name)

@@ -17,14 +17,13 @@ the HLS kernels hwflow::pad and hwflow::window_pool against.
 
 from __future__ import annotations
 
-import subprocess
 
 import numpy as np
 import pytest
 
 from hwflow import rtlsim
 
-from rtl_fixtures import RTL, STALLS, build, verilator  # noqa: F401
+from rtl_fixtures import STALLS, assert_lint_clean, assert_lint_rejects, build, verilator  # noqa: F401
 
 MODES = ((1.0, 1.0), STALLS, (1.0, 0.3))
 # A pad core that emits border beats without input never lets the harness finish: bound the run.
@@ -199,10 +198,7 @@ LINT_CASES = [
 @pytest.mark.rtlsim
 @pytest.mark.parametrize("src,params", LINT_CASES, ids=lambda v: v if isinstance(v, str) else " ".join(v) or "-")
 def test_lint(verilator, src, params):
-    r = subprocess.run([str(verilator), "--lint-only", "-Wall", *params, src], cwd=RTL,
-                       capture_output=True, text=True)
-    warnings = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("%")]
-    assert r.returncode == 0 and not warnings, "\n".join(warnings)
+    assert_lint_clean(verilator, *params, src)
 
 
 ILLEGAL = [
@@ -226,6 +222,4 @@ ILLEGAL = [
 @pytest.mark.rtlsim
 @pytest.mark.parametrize("top,params,name", ILLEGAL, ids=lambda v: v if isinstance(v, str) else None)
 def test_rejects_illegal_parameters(verilator, top, params, name):
-    r = subprocess.run([str(verilator), "--lint-only", *params, f"{top}.v"], cwd=RTL,
-                       capture_output=True, text=True)
-    assert r.returncode != 0 and f"{top}_ILLEGAL_{name}" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert_lint_rejects(verilator, top, params, name)
