@@ -12,10 +12,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends g++ make perl \
 WORKDIR /hwflow
 COPY . .
 
-# The same install commands as the Makefile (tests/test_synth_vivado_deploy.py checks they agree):
-# the CPU build of torch first, so nothing pulls a CUDA build.
-RUN python -m pip install --quiet --upgrade pip
-RUN python -m pip install --quiet torch==2.13.0
-RUN python -m pip install --quiet -e '.[test]'
+# install.sh: the one install recipe, the Makefile's too (CPU torch first, then hwflow with its test extras)
+RUN sh install.sh python
 
 CMD ["python", "-m", "pytest", "-n", "2", "-q"]

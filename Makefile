@@ -13,12 +13,10 @@ check-system:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
 	  echo "error: Python >= 3.10 is needed (found $$($(PYTHON) --version))"; exit 1; }
 
-$(STAMP): pyproject.toml | check-system
+# install.sh is the one install recipe (the Dockerfile runs it too)
+$(STAMP): pyproject.toml install.sh | check-system
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# the CPU build of torch first, so nothing pulls a CUDA build
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	sh install.sh $(PY)
 	touch $(STAMP)
 
 demo: $(STAMP)

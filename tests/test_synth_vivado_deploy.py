@@ -199,27 +199,33 @@ def test_driver_on_simulated_backend_matches_simulate_build(small_build):
 
 # ----------------------------------------------------------------------------- Dockerfile
 
-def _pip_installs(commands: list[str]) -> list[list[str]]:
-    out = []
-    for cmd in commands:
-        if "pip install" not in cmd:
-            continue
-        words = shlex.split(cmd)
-        if "pip" in words and "install" in words:
-            out.append(words[words.index("install") + 1:])
-    return out
-
-
-def test_dockerfile_installs_what_the_makefile_installs():
-    make_lines = [ln.strip() for ln in (ROOT / "Makefile").read_text().splitlines() if ln.startswith("\t$(PY)")]
+def test_makefile_and_dockerfile_share_install_sh():
+    """install.sh is the one install recipe: the Makefile and the Dockerfile run it and carry no
+    pip installs of their own."""
+    makefile = (ROOT / "Makefile").read_text()
     docker = (ROOT / "Dockerfile").read_text()
+    make_lines = [ln.strip() for ln in makefile.splitlines() if ln.startswith("\t")]
     docker_runs = [ln[len("RUN "):].strip() for ln in docker.splitlines() if ln.startswith("RUN ")]
-    assert _pip_installs(make_lines) == _pip_installs(docker_runs)
-    assert _pip_installs(make_lines)[1] == ["--quiet", "torch==2.13.0"]
+    assert "$(PYTHON) -m venv $(VENV)" in make_lines and "sh install.sh $(PY)" in make_lines
+    assert "sh install.sh python" in docker_runs
+    assert re.search(r"^COPY \. \.$", docker[:docker.index("RUN sh install.sh")], re.M)
+    for text in (makefile, docker):
+        code = "\n".join(ln.split("#")[0] for ln in text.splitlines())
+        assert "pip install" not in code and "pip3 install" not in code
+    # install.sh: POSIX sh that parses, executable, the CPU torch pinned as in pyproject.toml
+    script = ROOT / "install.sh"
+    assert script.stat().st_mode & 0o111
+    assert script.read_text().startswith("#!/bin/sh\n") and "set -eu" in script.read_text()
+    r = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    torch_pin = re.search(r'"(torch==[^"]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    installs = [shlex.split(ln) for ln in script.read_text().splitlines() if "pip install" in ln.split("#")[0]]
+    assert [w for w in installs[1] if not w.startswith("-")][-1] == torch_pin  # first after pip itself
+    assert any("-e" in words for words in installs[2:])
     for tool in ("g++", "make", "perl"):
         assert re.search(rf"apt-get install[^\n]*\s{re.escape(tool)}(\s|$)", docker, re.M)
     # the default command is `make test`'s pytest line
-    jobs = re.search(r"^JOBS\s*\?=\s*(\d+)", (ROOT / "Makefile").read_text(), re.M).group(1)
+    jobs = re.search(r"^JOBS\s*\?=\s*(\d+)", makefile, re.M).group(1)
     test_line = next(ln for ln in make_lines if "pytest" in ln and "-m slow" not in ln)
     want = ["python"] + shlex.split(test_line.replace("$(JOBS)", jobs))[1:]
     cmd = json.loads(re.search(r"^CMD\s+(\[.*\])", docker, re.M).group(1))
