@@ -144,37 +144,28 @@ def load_driver(deploy_dir: Path):
 
 
 class SimBackend:
-    """The DMA + accelerator replaced by Verilator running the padded `hwflow_accel` wrapper."""
+    """The DMA + accelerator replaced by Verilator running the `hwflow_accel` IP top as it is packaged.
 
-    def __init__(self, build_dir: Path):
+    Each `transfer` is one DMA transfer in each direction: TLAST on the last input beat, and the
+    output must carry TLAST on its last beat and nowhere else (where the S2MM channel stops),
+    with TKEEP all ones.  `p_in`/`p_out` stall the two streams at random, as a busy DMA would.
+    """
+
+    def __init__(self, build_dir: Path, p_in: float = 1.0, p_out: float = 1.0, seed: int = 0):
         from hwflow import rtlsim
         from hwflow.codegen_rtl import CORES
-        from hwflow.vivado import stream_config, wrapper_verilog
+        from hwflow.vivado import SHELL_CORE, stream_config, wrapper_verilog
         self.build_dir = Path(build_dir)
         self.cfg = stream_config(self.build_dir)
-        c = self.cfg
+        self.p_in, self.p_out, self.seed = p_in, p_out, seed
         sim_dir = self.build_dir / "accel_sim"
         sim_dir.mkdir(exist_ok=True)
-        (sim_dir / "hwflow_accel.v").write_text(wrapper_verilog(c))
-        # The harness drives no TLAST: tie it low (one endless transfer) and leave m_axis_tlast open.
-        (sim_dir / "hwflow_accel_sim.v").write_text("\n".join([
-            "module hwflow_accel_sim (",
-            "  input wire ap_clk, input wire ap_rst_n,",
-            f"  input wire [{c['in_width_padded'] - 1}:0] s_axis_tdata, input wire s_axis_tvalid,",
-            "  output wire s_axis_tready,",
-            f"  output wire [{c['out_width_padded'] - 1}:0] m_axis_tdata, output wire m_axis_tvalid,",
-            "  input wire m_axis_tready);",
-            "  /* verilator lint_off PINCONNECTEMPTY */",
-            "  hwflow_accel accel (.ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .s_axis_tdata(s_axis_tdata),",
-            "    .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready), .s_axis_tlast(1'b0),",
-            "    .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready),",
-            "    .m_axis_tlast());",
-            "  /* verilator lint_on PINCONNECTEMPTY */",
-            "endmodule", ""]))
+        (sim_dir / "hwflow_accel.v").write_text(wrapper_verilog(self.cfg))
         rtl = self.build_dir / "rtl"
         srcs = [str((rtl / s).resolve()) for s in (*CORES, "hwflow_top.v")] + \
-               [str((sim_dir / s).resolve()) for s in ("hwflow_accel.v", "hwflow_accel_sim.v")]
-        self.exe = rtlsim.build_sim(rtl, "hwflow_accel_sim", srcs, sim_dir / "obj")
+               [str(Path(str(files("hwflow") / "rtl" / SHELL_CORE)).resolve()), str((sim_dir / "hwflow_accel.v").resolve())]
+        self.sources = srcs
+        self.exe = rtlsim.build_sim(rtl, "hwflow_accel", srcs, sim_dir / "obj")
         self.stats = None
 
     def transfer(self, in_beats: np.ndarray, n_out_beats: int, out_beat_bytes: int) -> np.ndarray:
@@ -187,7 +178,14 @@ class SimBackend:
         n = len(b) // c["in_beats_per_image"]
         out, self.stats = rtlsim.run_sim(self.exe, padded.view("<u4"), n, c["in_beats_per_image"],
                                          c["out_beats_per_image"], out_width=c["out_width_padded"],
-                                         cwd=self.build_dir / "rtl")
+                                         cwd=self.build_dir / "rtl", p_in=self.p_in, p_out=self.p_out,
+                                         seed=self.seed, images_per_transfer=n)
         if len(out) != n_out_beats:
             raise HwflowError(f"simulated accelerator returned {len(out)} beats, expected {n_out_beats}")
+        if self.stats["out_tlast"] != [n_out_beats - 1]:
+            raise HwflowError(f"simulated accelerator put TLAST on output beats {self.stats['out_tlast'][:8]}, "
+                              f"expected only on the last, {n_out_beats - 1}: the DMA would end the transfer there")
+        if self.stats["tkeep_ones_min"] != c["out_width_padded"] // 8 or \
+                self.stats["tkeep_ones_max"] != c["out_width_padded"] // 8:
+            raise HwflowError("simulated accelerator's output TKEEP is not all ones")
         return np.ascontiguousarray(out, dtype="<u4").view(np.uint8)[:, :out_beat_bytes]

@@ -246,7 +246,7 @@ def _store_runtime(mdir: Path, key_dir: Path, names: list[str]) -> None:
 def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
             out_beats_per_image: int, *, out_width: int, seed: int = 0, p_in: float = 1.0,
             p_out: float = 1.0, max_idle: int = 100000, cwd, timeout: float | None = None,
-            fifo_names: list[str] | None = None):
+            fifo_names: list[str] | None = None, images_per_transfer: int | None = None):
     """Stream ``n_images`` images through the simulator ``exe``.
 
     ``in_beats``: uint32 array (n_images*in_beats_per_image, ceil(IW/32)).  Runs in
@@ -254,7 +254,8 @@ def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
     ``p_out``: per-cycle probabilities of offering an input beat / asserting
     m_axis_tready (1.0 = no stalls).  Returns ``(out_beats, stats)`` with out_beats a
     uint32 array (n_images*out_beats_per_image, ceil(out_width/32)) and stats the
-    harness JSON (see :func:`run_sim_files`).
+    harness JSON (see :func:`run_sim_files`).  ``images_per_transfer``: for a top with
+    TLAST ports (the DMA-facing wrapper), the images in each input transfer (default: all).
     """
     in_beats = np.asarray(in_beats)
     if in_beats.ndim == 1:
@@ -269,7 +270,7 @@ def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
         np.ascontiguousarray(in_beats, dtype="<u4").tofile(fin)
         stats = run_sim_files(exe, fin, fout, n_images, in_beats_per_image, out_beats_per_image,
                               seed=seed, p_in=p_in, p_out=p_out, max_idle=max_idle, cwd=cwd, timeout=timeout,
-                              fifo_names=fifo_names)
+                              fifo_names=fifo_names, images_per_transfer=images_per_transfer)
         out = np.fromfile(fout, dtype="<u4").astype(np.uint32)
     return out.reshape(-1, out_words), stats
 
@@ -277,13 +278,13 @@ def run_sim(exe, in_beats: np.ndarray, n_images: int, in_beats_per_image: int,
 def run_sim_files(exe, in_path, out_path, n_images: int, in_beats_per_image: int,
                   out_beats_per_image: int, *, seed: int = 0, p_in: float = 1.0, p_out: float = 1.0,
                   max_idle: int = 100000, cwd, timeout: float | None = None,
-                  fifo_names: list[str] | None = None) -> dict:
+                  fifo_names: list[str] | None = None, images_per_transfer: int | None = None) -> dict:
     """Stream the beats in the file ``in_path`` through ``exe``; the output beats go to ``out_path``.
 
     Files hold raw little-endian uint32 words, ceil(width/32) per beat, images back to
     back (what :func:`pack_beats` makes).  Returns the harness's stats (cycles, in_beats,
     out_beats, extra_out_beats, deadlock; per image first_in, last_in, first_out,
-    last_out).  Raises HwflowError on a deadlock (no beat moved for ``max_idle``
+    last_out; for a top with TLAST/TKEEP ports out_tlast and tkeep_ones_min/max).  Raises HwflowError on a deadlock (no beat moved for ``max_idle``
     cycles) and when the design sends more or fewer output beats than expected.
     """
     n_in = int(n_images) * int(in_beats_per_image)
@@ -293,6 +294,8 @@ def run_sim_files(exe, in_path, out_path, n_images: int, in_beats_per_image: int
         cmd = [str(Path(exe).resolve()), str(in_path), str(out_path), str(fstats), str(int(n_images)),
                str(int(in_beats_per_image)), str(int(out_beats_per_image)), str(int(seed)),
                repr(float(p_in)), repr(float(p_out)), str(int(max_idle))]
+        if images_per_transfer:
+            cmd.append(str(int(images_per_transfer)))
         try:
             r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:

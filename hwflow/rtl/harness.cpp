@@ -17,6 +17,7 @@
 // Usage:
 //   harness IN_FILE OUT_FILE STATS_FILE N_IMAGES IN_BEATS_PER_IMAGE
 //           OUT_BEATS_PER_IMAGE SEED P_IN_VALID P_OUT_READY MAX_IDLE_CYCLES
+//           [IMAGES_PER_TRANSFER]
 // IN_FILE / OUT_FILE: raw little-endian uint32 words, ceil(W/32) words per beat
 //   (bit j of a beat is bit j%32 of word j/32), images back to back.
 // Each cycle the harness offers the next input beat with probability P_IN_VALID
@@ -29,6 +30,11 @@
 // where its first/last input beat was accepted) and first_out, last_out (same for
 // output beats; -1 if never); cycle 0 is the first after reset.
 // Initial state is random (seeded from SEED; build with --x-initial unique).
+// A top with s_axis_tlast (the DMA-facing wrapper) gets TLAST on the last beat of every
+// transfer of IMAGES_PER_TRANSFER images (the last transfer may be shorter; 0 or absent:
+// one transfer of all images).  A top with m_axis_tlast has it recorded: STATS_FILE's
+// out_tlast lists the output beats (0-based) that carried it.  A top with m_axis_tkeep
+// has the fewest and most ones it showed on an output beat in tkeep_ones_min/max.
 // Exit codes: 0 done; 2 bad arguments or files; 3 no beat moved on either port for
 // MAX_IDLE_CYCLES cycles (outputs received so far and stats are still written).
 #include <cstdint>
@@ -102,10 +108,41 @@ template <typename T> static std::vector<int64_t> full_fifos(T& top) {
     return full;
 }
 
+// The DMA-facing wrapper has TLAST on both streams and TKEEP on its output; network tops do not.
+template <typename T, typename = void> struct HasInLast : std::false_type {};
+template <typename T>
+struct HasInLast<T, std::void_t<decltype(std::declval<T&>().s_axis_tlast)>> : std::true_type {};
+template <typename T, typename = void> struct HasOutLast : std::false_type {};
+template <typename T>
+struct HasOutLast<T, std::void_t<decltype(std::declval<T&>().m_axis_tlast)>> : std::true_type {};
+template <typename T, typename = void> struct HasOutKeep : std::false_type {};
+template <typename T>
+struct HasOutKeep<T, std::void_t<decltype(std::declval<T&>().m_axis_tkeep)>> : std::true_type {};
+
+// (templates: a discarded `if constexpr` branch is only left unchecked inside one)
+template <typename T> static void set_in_last(T& top, bool last) {
+    if constexpr (HasInLast<T>::value) top.s_axis_tlast = last;
+}
+template <typename T> static bool out_last(T& top) {
+    if constexpr (HasOutLast<T>::value) return top.m_axis_tlast;
+    return false;
+}
+
+template <typename T> static int keep_ones(T& top) {
+    int ones = 0;
+    if constexpr (HasOutKeep<T>::value) {
+        using KeepT = std::remove_cv_t<std::remove_reference_t<decltype(top.m_axis_tkeep)>>;
+        uint32_t w[PortWords<KeepT>::n] = {0};
+        get_port(top.m_axis_tkeep, w);
+        for (size_t i = 0; i < PortWords<KeepT>::n; ++i) ones += __builtin_popcount(w[i]);
+    }
+    return ones;
+}
+
 static int usage() {
     std::fprintf(stderr,
                  "usage: harness IN_FILE OUT_FILE STATS_FILE N_IMAGES IN_BEATS_PER_IMAGE "
-                 "OUT_BEATS_PER_IMAGE SEED P_IN_VALID P_OUT_READY MAX_IDLE_CYCLES\n");
+                 "OUT_BEATS_PER_IMAGE SEED P_IN_VALID P_OUT_READY MAX_IDLE_CYCLES [IMAGES_PER_TRANSFER]\n");
     return 2;
 }
 
@@ -116,7 +153,7 @@ static void write_array(FILE* f, const char* name, const std::vector<int64_t>& v
 }
 
 int main(int argc, char** argv) {
-    if (argc != 11) return usage();
+    if (argc != 11 && argc != 12) return usage();
     const char* in_path = argv[1];
     const char* out_path = argv[2];
     const char* stats_path = argv[3];
@@ -127,6 +164,7 @@ int main(int argc, char** argv) {
     const double p_in = std::strtod(argv[8], nullptr);
     const double p_out = std::strtod(argv[9], nullptr);
     const uint64_t max_idle = std::strtoull(argv[10], nullptr, 10);
+    const uint64_t ipt = argc == 12 ? std::strtoull(argv[11], nullptr, 10) : 0;
     if (ibpi == 0 || obpi == 0 || max_idle == 0) return usage();
 
     const uint64_t n_in = n_images * ibpi;
@@ -174,7 +212,8 @@ int main(int argc, char** argv) {
     top->ap_rst_n = 1;
 
     uint64_t cycle = 0, in_idx = 0, out_idx = 0, idle = 0, extra = 0;
-    std::vector<int64_t> stalled;
+    std::vector<int64_t> stalled, out_tlast;
+    int keep_min = -1, keep_max = -1;
     bool offering = false;
     int rc = 0;
     while (out_idx < n_out || in_idx < n_in) {
@@ -182,6 +221,7 @@ int main(int argc, char** argv) {
         top->ap_clk = 0;
         if (!offering && in_idx < n_in && (in_always || rng() < thr_in)) {
             set_port(top->s_axis_tdata, &in[in_idx * IN_WORDS]);
+            set_in_last(*top, in_idx + 1 == n_in || (ipt && (in_idx + 1) % (ipt * ibpi) == 0));
             offering = true;
         }
         top->s_axis_tvalid = offering;
@@ -201,6 +241,12 @@ int main(int argc, char** argv) {
         if (ready && top->m_axis_tvalid) {
             if (out_idx < n_out) {
                 get_port(top->m_axis_tdata, &out[out_idx * OUT_WORDS]);
+                if (out_last(*top)) out_tlast.push_back((int64_t)out_idx);
+                if (HasOutKeep<VTOP>::value) {
+                    const int ones = keep_ones(*top);
+                    keep_min = keep_min < 0 || ones < keep_min ? ones : keep_min;
+                    keep_max = ones > keep_max ? ones : keep_max;
+                }
                 const uint64_t img = out_idx / obpi, k = out_idx % obpi;
                 if (k == 0) first_out[img] = (int64_t)cycle;
                 if (k == obpi - 1) last_out[img] = (int64_t)cycle;
@@ -253,6 +299,8 @@ int main(int argc, char** argv) {
                  "\"extra_out_beats\": %llu,\n\"deadlock\": %s,\n",
                  (unsigned long long)cycle, (unsigned long long)in_idx, (unsigned long long)out_idx,
                  (unsigned long long)extra, rc == 3 ? "true" : "false");
+    std::fprintf(f, "\"tkeep_ones_min\": %d,\n\"tkeep_ones_max\": %d,\n", keep_min, keep_max);
+    write_array(f, "out_tlast", out_tlast, false);
     write_array(f, "full_fifos", stalled, false);
     write_array(f, "first_in", first_in, false);
     write_array(f, "last_in", last_in, false);
