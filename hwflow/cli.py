@@ -1,4 +1,4 @@
-"""Command line: python -m hwflow {train,build,sim,boards,models}."""
+"""Command line: python -m hwflow {train,build,sim,deploy,boards,models}."""
 
 from __future__ import annotations
 
@@ -48,6 +48,17 @@ def _cmd_sim(a) -> None:
         return
     print(f"{len(x)} images: {info['cycles_per_image']:.1f} cycles/image, latency {info['latency_cycles']} cycles, "
           f"{info['images_per_s']:,.0f} images/s at {info['clock_mhz']:g} MHz; outputs {y.shape} -> {a.output}")
+
+
+def _cmd_deploy(a) -> None:
+    from hwflow.deploy import write_deploy
+    out = write_deploy(Path(a.build_dir), a.bitfile)
+    bit = out / "hwflow.bit"
+    state = (f"bitstream {bit} ({bit.stat().st_size:,} bytes) and its .hwh" if bit.is_file() else
+             f"no bitstream yet: run {Path(a.build_dir) / 'vivado' / 'run.sh'} where Vivado is installed, "
+             "then this command again (or pass --bitfile)")
+    print(f"deployment package {out} and {out.parent / 'deploy.zip'}: driver.py, accel.json, head_tail.npz, "
+          f"validate.py; {state}")
 
 
 def _cmd_boards(a) -> None:
@@ -114,6 +125,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=("rtlsim", "cppsim"), default="rtlsim",
                    help="rtlsim: the Verilog in Verilator (default); cppsim: the HLS C++ (a --backend hls build)")
     s.set_defaults(func=_cmd_sim)
+
+    d = sub.add_parser("deploy", help="(re)pack a build's PYNQ deployment package (deploy/, deploy.zip), with "
+                       "the bitstream once Vivado has made it")
+    d.add_argument("build_dir", help="a folder written by `hwflow build`")
+    d.add_argument("--bitfile", type=Path, help="a .bit made outside hwflow (its .hwh beside it, same name), "
+                   "copied in as hwflow.bit/hwflow.hwh")
+    d.set_defaults(func=_cmd_deploy)
 
     sub.add_parser("boards", help="list supported boards").set_defaults(func=_cmd_boards)
     sub.add_parser("models", help="list the model zoo").set_defaults(func=_cmd_models)

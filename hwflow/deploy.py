@@ -106,13 +106,26 @@ Files:
 """
 
 
-def write_deploy(build_dir: Path) -> Path:
-    """Create build_dir/deploy/ (keeping a .bit/.hwh that Vivado already put there) and deploy.zip."""
+def write_deploy(build_dir: Path, bitfile: Path | None = None) -> Path:
+    """Create build_dir/deploy/ and deploy.zip, keeping a .bit/.hwh that Vivado already put there.
+
+    bitfile: a bitstream made outside hwflow (its .hwh beside it, same name) to copy in as
+    hwflow.bit/hwflow.hwh.
+    """
     build_dir = Path(build_dir)
     if not (build_dir / "dataflow.json").is_file():
         raise HwflowError(f"{build_dir} is not an hwflow build (no dataflow.json): run `python -m hwflow build` first")
     out = build_dir / "deploy"
+    if bitfile is not None:
+        bitfile = Path(bitfile)
+        hwh = bitfile.with_suffix(".hwh")
+        for f in (bitfile, hwh):
+            if not f.is_file():
+                raise HwflowError(f"{f} not found: PYNQ needs the .bit and its .hwh (same name, same folder)")
     out.mkdir(exist_ok=True)
+    if bitfile is not None:
+        shutil.copyfile(bitfile, out / "hwflow.bit")
+        shutil.copyfile(hwh, out / "hwflow.hwh")
     cfg, consts = deploy_config(build_dir)
     (out / "accel.json").write_text(json.dumps(cfg, indent=1))
     np.savez(out / "head_tail.npz", **consts)
@@ -125,7 +138,7 @@ def write_deploy(build_dir: Path) -> Path:
         board=cfg["board"], clock=cfg["clock_mhz"], iwp=s["in_width_padded"], iw=s["in_width"],
         owp=s["out_width_padded"], ow=s["out_width"],
         bit_state="present" if has_bit else "not built yet: run vivado/run.sh where Vivado is installed, "
-        "then `write_deploy` again"))
+        "then `python -m hwflow deploy BUILD_DIR` to pack it in"))
     zpath = build_dir / "deploy.zip"
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
         for p in sorted(out.iterdir()):

@@ -123,14 +123,44 @@ def run_program(prog: dict, consts: dict, x: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- backends
 
-class PynqBackend:
-    """The board: the bitstream's AXI DMA moves the padded byte stream in and out."""
+class AccelError(RuntimeError):
+    """A DMA transfer failed or timed out; the backend has been reset, so the next call can run."""
 
-    def __init__(self, bitfile):
+
+class PynqBackend:
+    """The board: the bitstream's AXI DMA moves the padded byte stream in and out.
+
+    A transfer that does not finish within `timeout` seconds, a DMA error, or an output transfer
+    that ends early (TLAST before the expected last beat) raises AccelError after `recover()`:
+    the overlay is downloaded again, which resets the accelerator (its half-streamed images
+    would corrupt the next transfer) and the DMA.
+    """
+
+    def __init__(self, bitfile, timeout: float = 10.0):
         from pynq import Overlay, allocate  # only on the board
-        self._allocate = allocate
-        self.overlay = Overlay(str(bitfile))
+        self._overlay_cls, self._allocate = Overlay, allocate
+        self.bitfile, self.timeout = str(bitfile), float(timeout)
+        self._load()
+
+    def _load(self) -> None:
+        self.overlay = self._overlay_cls(self.bitfile)
+        if "dma" not in self.overlay.ip_dict:
+            raise AccelError(f"{self.bitfile} has no AXI DMA named 'dma': use the bitstream hwflow's "
+                             "Vivado project makes (deploy/hwflow.bit with its hwflow.hwh)")
         self.dma = self.overlay.dma
+
+    def recover(self) -> None:
+        """Reset the accelerator and the DMA by downloading the overlay again."""
+        self._load()
+
+    def _wait(self, channel, what: str, deadline: float) -> None:
+        """PYNQ's wait() spins forever on a hung transfer: poll with a deadline, then let it finish up."""
+        while not channel.idle:
+            if channel.error:
+                raise AccelError(f"the DMA's {what} channel stopped with an error")
+            if time.monotonic() > deadline:
+                raise AccelError(f"the DMA's {what} channel did not finish within {self.timeout:g} s")
+        channel.wait()  # idle: returns at once, reads the transferred length
 
     def transfer(self, in_beats: np.ndarray, n_out_beats: int, out_beat_bytes: int) -> np.ndarray:
         ibuf = self._allocate(shape=in_beats.shape, dtype=np.uint8)
@@ -138,12 +168,21 @@ class PynqBackend:
         try:
             ibuf[:] = in_beats
             ibuf.flush()
+            deadline = time.monotonic() + self.timeout
             self.dma.recvchannel.transfer(obuf)    # receive first: the accelerator must not stall
             self.dma.sendchannel.transfer(ibuf)
-            self.dma.sendchannel.wait()
-            self.dma.recvchannel.wait()
+            self._wait(self.dma.sendchannel, "send (MM2S)", deadline)
+            self._wait(self.dma.recvchannel, "receive (S2MM)", deadline)
+            got = getattr(self.dma.recvchannel, "transferred", None)  # S2MM: the bytes written up to TLAST
+            if got is not None and int(got) != obuf.nbytes:
+                raise AccelError(f"the accelerator's output transfer ended after {got} bytes, expected "
+                                 f"{obuf.nbytes} (TLAST in the wrong place)")
             obuf.invalidate()
             return np.array(obuf)
+        except AccelError as e:
+            self.recover()
+            raise AccelError(f"{e}; the overlay was downloaded again (accelerator and DMA reset): "
+                             "the call can be repeated") from None
         finally:
             ibuf.freebuffer()
             obuf.freebuffer()
@@ -169,8 +208,10 @@ class HwflowAccel:
         self.last_seconds = 0.0
 
     @classmethod
-    def on_board(cls, bitfile: Path | str = HERE / "hwflow.bit", directory: Path | str = HERE) -> "HwflowAccel":
-        return cls(PynqBackend(bitfile), directory)
+    def on_board(cls, bitfile: Path | str = HERE / "hwflow.bit", directory: Path | str = HERE,
+                 timeout: float = 10.0) -> "HwflowAccel":
+        """timeout: seconds one DMA transfer (up to MAX_TRANSFER_BYTES) may take before the overlay is reset."""
+        return cls(PynqBackend(bitfile, timeout), directory)
 
     def head(self, x: np.ndarray) -> np.ndarray:
         y = run_program(self.cfg["head"], self.consts, np.asarray(x, np.float32))

@@ -58,3 +58,4 @@ set hwh [glob -nocomplain $here/project/hwflow.gen/sources_1/bd/hwflow_bd/hw_han
 if {![llength $hwh]} { hwflow_error "no hwflow_bd.hwh in the project" }
 file copy -force [lindex $hwh 0] $deploy/hwflow.hwh
 puts "hwflow: bitstream in $deploy/hwflow.bit"
+puts "hwflow: pack it into deploy.zip with `python -m hwflow deploy [file normalize $here/..]`"
