@@ -25,7 +25,17 @@ from hwflow.streamline import streamline
 
 # package data, so an installed hwflow (not only a checkout) has it
 DEFAULT_MODEL = Path(str(files("hwflow") / "models" / "tfc-w1a1-digits" / "model.onnx"))
+RTL_NOT_SIMULATED = ("the Verilog RTL that Yosys, the Vivado project and the deployment package use "
+                     "was not simulated (--no-rtlsim)")
 FLOAT_TOL = 1e-5  # relative to the output's size (at least 1): float32 rounding, not a wrong level
+# what each check ran: a check covers one artefact, and only the RTL is what Yosys, Vivado and deploy use
+CHECK_ARTEFACTS = {
+    "streamline_vs_qonnx": "streamlined ONNX graph (streamlined.onnx)",
+    "dataflow_vs_qonnx": "dataflow layers (numpy model, dataflow.json)",
+    "cppsim_vs_dataflow": "HLS C++ (hls/), g++ C-simulation",
+    "rtlsim_vs_dataflow": "Verilog RTL (rtl/), Verilator",
+    "rtlsim_vs_qonnx": "Verilog RTL (rtl/), Verilator, with the numpy head and tail, against the QONNX model",
+}
 
 
 def float_error(got: np.ndarray, want: np.ndarray) -> float:
@@ -44,7 +54,7 @@ class BuildOptions:
     stall_seed: int = 1
     clock_mhz: float | None = None
     synth: str = "top"             # Yosys: "top", "layers" (each layer and the top) or "none"
-    backend: str = "rtl"           # "rtl" (Verilog, checked in Verilator) or "hls" (HLS C++, checked by g++ C-sim)
+    backend: str = "rtl"           # "rtl" (Verilog) or "hls" (HLS C++ checked by g++ C-sim, and the Verilog too)
     board_files: Path | None = None  # Vivado board files to search (Pynq-Z1/Z2 ones are not shipped with Vivado)
 
 
@@ -96,7 +106,8 @@ def build(model_path: Path | None, out: Path, opts: BuildOptions = BuildOptions(
         raise HwflowError(f"--synth must be top, layers or none, not '{opts.synth}'")
     if opts.backend not in ("rtl", "hls"):
         raise HwflowError(f"--backend must be rtl or hls, not '{opts.backend}'")
-    n_steps = 5 + (2 if opts.rtlsim and opts.backend == "rtl" else 1) + (opts.synth != "none") + 2
+    # load, streamline, lower, fold; HLS; rtlsim (2) or generate RTL; Yosys; Vivado, deploy
+    n_steps = 4 + (opts.backend == "hls") + (2 if opts.rtlsim else 1) + (opts.synth != "none") + 2
     progress = Progress(n_steps, quiet)
     out = Path(out)
     failed = out.with_name(out.name + ".partial")
@@ -149,26 +160,13 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
         _fits_estimate(df, board)
         df.save(out)
         (out / "folding.json").write_text(json.dumps(folding_json(df), indent=1))
-    sim, layer_cycles = None, None
-    if opts.backend == "hls":
-        _hls_steps(df, out, board, clock, bits, opts, progress, verified)
-    if opts.rtlsim and opts.backend == "rtl":
-        from hwflow.verify import check_layers, check_network
-        hw_bits = np.concatenate([bits, random_hw_inputs(df.net.first, bits.shape, opts.stall_seed)])
-        with progress.step("rtlsim each layer alone (random stalls, then full speed)"):
-            layer_cycles = _failing_in(out, check_layers, df.net, out / "rtl", hw_bits, opts.stall_seed)
-        with progress.step(f"rtlsim the whole network on {len(hw_bits)} images (random stalls, then full speed)"):
-            # the check images' outputs are the lowering check's; only the random inputs are new
-            want = np.concatenate([ints, df.execute_hw(hw_bits[len(bits):])])
-            sim = _failing_in(out, check_network, df.net, out / "rtl", hw_bits, want, opts.stall_seed)
-            verified["rtlsim_vs_dataflow"] = True
-            verified["rtlsim_vs_qonnx"] = float_error(df.run_tail(sim.outputs[:len(bits)]), golden) <= FLOAT_TOL
-    else:
-        from hwflow.codegen_rtl import write_rtl
-        with progress.step("generate RTL"):
-            write_rtl(df.net, out / "rtl")
+    hls_synthesis = _hls_steps(df, out, bits, progress, verified) if opts.backend == "hls" else None
+    # every backend delivers the Verilog RTL (Yosys, Vivado and deploy use it), so it is simulated for both
+    sim, layer_cycles = _rtl_steps(df, out, bits, ints, golden, opts, progress, verified)
     report = make_report(model_path, board, clock, df, sim, verified, progress.times, how, layer_cycles,
                          opts.backend)
+    if hls_synthesis:
+        report["hls_synthesis"] = hls_synthesis
     (out / "report.json").write_text(json.dumps(report, indent=1))
     if opts.synth != "none":
         with progress.step(f"synthesize with Yosys ({'each layer and ' if opts.synth == 'layers' else ''}the top)"):
@@ -181,6 +179,28 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     from hwflow.report import write_human_report
     write_human_report(out, report)
     return report, df
+
+
+def _rtl_steps(df: Dataflow, out: Path, bits: np.ndarray, ints: np.ndarray, golden: np.ndarray,
+               opts: BuildOptions, progress: Progress, verified: dict):
+    """The Verilog RTL in rtl/, each layer and the whole network checked in Verilator unless
+    --no-rtlsim; returns the network's SimResult and the per-layer checks (None without rtlsim)."""
+    if not opts.rtlsim:
+        from hwflow.codegen_rtl import write_rtl
+        with progress.step("generate RTL"):
+            write_rtl(df.net, out / "rtl")
+        return None, None
+    from hwflow.verify import check_layers, check_network
+    hw_bits = np.concatenate([bits, random_hw_inputs(df.net.first, bits.shape, opts.stall_seed)])
+    with progress.step("rtlsim each layer alone (random stalls, then full speed)"):
+        layer_cycles = _failing_in(out, check_layers, df.net, out / "rtl", hw_bits, opts.stall_seed)
+    with progress.step(f"rtlsim the whole network on {len(hw_bits)} images (random stalls, then full speed)"):
+        # the check images' outputs are the lowering check's; only the random inputs are new
+        want = np.concatenate([ints, df.execute_hw(hw_bits[len(bits):])])
+        sim = _failing_in(out, check_network, df.net, out / "rtl", hw_bits, want, opts.stall_seed)
+        verified["rtlsim_vs_dataflow"] = True
+        verified["rtlsim_vs_qonnx"] = float_error(df.run_tail(sim.outputs[:len(bits)]), golden) <= FLOAT_TOL
+    return sim, layer_cycles
 
 
 def _fits_estimate(df: Dataflow, board: Board) -> None:
@@ -229,9 +249,9 @@ def _board_steps(out: Path, board: Board, clock: float, opts: BuildOptions, repo
         report["deploy"] = str(out / "deploy.zip")
 
 
-def _hls_steps(df: Dataflow, out: Path, board: Board, clock: float, bits: np.ndarray, opts: BuildOptions,
-               progress: Progress, verified: dict) -> None:
-    """HLS C++ for every layer and the network, checked by g++ C-simulation; Vitis HLS when installed."""
+def _hls_steps(df: Dataflow, out: Path, bits: np.ndarray, progress: Progress, verified: dict) -> str:
+    """HLS C++ for every layer and the network, checked by g++ C-simulation; Vitis HLS when
+    installed. Returns what became of the HLS synthesis, for the report."""
     import shutil as _shutil
     import subprocess
 
@@ -244,9 +264,11 @@ def _hls_steps(df: Dataflow, out: Path, board: Board, clock: float, bits: np.nda
             r = subprocess.run(["vitis_hls", "-f", "hwflow_top.tcl"], cwd=out / "hls", capture_output=True, text=True)
             if r.returncode != 0:
                 raise HwflowError(f"Vitis HLS failed (exit {r.returncode}); see {out / 'hls'}")
-        elif not progress.quiet:
+            return "done: vitis_hls -f hwflow_top.tcl in hls/"
+        if not progress.quiet:
             print(f"      Vitis HLS not found: the HLS project is in {out / 'hls'}; synthesize it with "
                   f"`cd {out / 'hls'} && vitis_hls -f hwflow_top.tcl` where Vitis is installed", file=sys.stderr)
+        return "not run: vitis_hls not on PATH"
 
 
 def random_hw_inputs(first, shape, seed: int) -> np.ndarray:
@@ -298,15 +320,19 @@ def make_report(model_path: Path, board: Board, clock: float, df: Dataflow, sim,
                     "latency_us": sim.latency_cycles / clock, "rtlsim_cycles_per_s": sim.sim_rate,
                     "est_vs_sim": est / sim.cycles_per_image})
     fits = all(res[k] <= cap for k, cap in (("lut", board.lut), ("ff", board.ff), ("bram18", board.bram18)))
+    rtl_simulated = "rtlsim_vs_dataflow" in verified
     return {
         "model": str(model_path), "board": board.name, "part": board.part, "clock_mhz": clock,
         "folding": folding, "layers": layers, "network": net,
         "resources_estimate": {**res, "board_lut": board.lut, "board_ff": board.ff,
                                "board_bram18": board.bram18, "fits": fits},
         "backend": backend,
-        "verified": bool(verified) and all(verified.values()) and (
-            "rtlsim_vs_dataflow" in verified or "cppsim_vs_dataflow" in verified),
-        "checks": verified, "step_seconds": times,
+        # verified only if the RTL that is delivered was simulated, whatever else was checked
+        "verified": bool(verified) and all(verified.values()) and rtl_simulated,
+        "checks": verified, "check_artefacts": {k: CHECK_ARTEFACTS[k] for k in verified},
+        "delivered": {"artefact": "rtl", "path": "rtl/", "used_by": ["Yosys", "Vivado project", "deploy package"],
+                      "simulated": rtl_simulated},
+        "step_seconds": times,
     }
 
 
@@ -336,6 +362,8 @@ def summary(report: dict) -> str:
     rows.append(f"bitstream: {report['bitstream']}" if report.get("bitstream") else
                 "bitstream: not built (no Vivado here); project in vivado/, run vivado/run.sh")
     rows.append("verified bit-exact: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in report["checks"].items()))
+    if not report.get("delivered", {}).get("simulated", True):
+        rows.append("NOT VERIFIED: " + RTL_NOT_SIMULATED)
     return "\n".join(rows)
 
 

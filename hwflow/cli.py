@@ -113,7 +113,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--synth", choices=("top", "layers", "none"), default="top",
                    help="Yosys resource counts and the fit check: the top (default), each layer too, or none")
     b.add_argument("--backend", choices=("rtl", "hls"), default="rtl",
-                   help="rtl: Verilog checked in Verilator (default); hls: HLS C++ checked by g++ C-simulation")
+                   help="rtl: Verilog checked in Verilator (default); hls: also HLS C++, checked by g++ "
+                   "C-simulation (the Verilog is still simulated: Yosys, Vivado and deploy use it)")
     b.set_defaults(func=_cmd_build)
 
     s = sub.add_parser("sim", help="run a build's RTL in Verilator on your inputs")

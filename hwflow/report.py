@@ -79,7 +79,6 @@ def _markdown(report: dict, images: dict) -> str:
     tied = [lay["name"] for lay in report["layers"] if lay is not hot and
             (lay["sim_cycles"] if lay.get("sim_cycles") is not None else lay["est_cycles"]) == hot_cycles]
     use = ", ".join(f"{label} {used:,}/{cap:,} ({100 * used / cap:.0f}%)" for label, used, cap in rows if cap)
-    checks = report.get("checks", {})
     lines = [
         f"# hwflow build report: {Path(report['model']).name} on {report['board']}",
         "",
@@ -88,8 +87,7 @@ def _markdown(report: dict, images: dict) -> str:
         + (f" (tied with {', '.join(f'`{t}`' for t in tied)})" if tied else ""),
         f"- **Fits {report['board']} ({report['part']}):** {'YES' if ok else 'NO'} by {source}; "
         f"fullest resource {worst[0]} at {100 * worst[1] / worst[2]:.0f}% ({use})",
-        f"- **Verified bit-exact:** {'yes' if report.get('verified') else 'NO'} "
-        f"({sum(bool(v) for v in checks.values())}/{len(checks)} checks passed)",
+        f"- **Verified bit-exact:** {_verified(report)}",
         "",
         "## Throughput and latency",
         "",
@@ -124,16 +122,45 @@ def _markdown(report: dict, images: dict) -> str:
                                              " (build with `--synth top` for Yosys counts)") + ".", "",
               "| resource | used | board | utilisation |", "|---|---|---|---|"]
     lines += [f"| {label} | {used:,} | {cap:,} | {100 * used / cap:.1f}% |" for label, used, cap in rows if cap]
-    lines += ["", f"![fit on the board]({images['fit']})", "", "## Bit-exact checks", "",
-              "| check | passed |", "|---|---|"]
-    lines += [f"| {k} | {'yes' if v else '**NO**'} |" for k, v in checks.items()]
-    if not any(k.startswith("rtlsim") or k.startswith("cppsim") for k in checks):
-        lines.append("| rtlsim | not run (`--no-rtlsim`) |")
+    lines += ["", f"![fit on the board]({images['fit']})", "", "## Bit-exact checks", ""]
+    lines += _checks_table(report)
     lines += ["", "Bitstream: " + (f"`{report['bitstream']}`" if report.get("bitstream") else
                                    "not built (no Vivado here; run `vivado/run.sh`)")
               + (f"; deployment package `{Path(report['deploy']).name}`." if report.get("deploy") else "."),
               "", "Timing (Vivado implementation): " + report.get("timing", {}).get("summary", "not run") + "."]
+    if report.get("hls_synthesis"):
+        lines += ["", f"HLS synthesis (Vitis HLS): {report['hls_synthesis']}."]
     return "\n".join(lines) + "\n"
+
+
+def _verified(report: dict) -> str:
+    """yes or NO with the checks passed, and why NO when every check passed but the delivered
+    RTL was not simulated."""
+    from hwflow.build import RTL_NOT_SIMULATED
+    checks = report.get("checks", {})
+    passed = f"{sum(bool(v) for v in checks.values())}/{len(checks)} checks passed"
+    if report.get("verified"):
+        return f"yes ({passed})"
+    if not report.get("delivered", {}).get("simulated", True):
+        return f"NO ({passed}, but {RTL_NOT_SIMULATED})"
+    return f"NO ({passed})"
+
+
+def _checks_table(report: dict) -> list[str]:
+    """Each check with the artefact it covered, then which artefact Yosys, Vivado and deploy use."""
+    from hwflow.build import CHECK_ARTEFACTS
+    checks = report.get("checks", {})
+    # reports written before check_artefacts existed: the names mean the same
+    artefacts = {**CHECK_ARTEFACTS, **report.get("check_artefacts", {})}
+    lines = ["| check | artefact | passed |", "|---|---|---|"]
+    lines += [f"| {k} | {artefacts.get(k, '-')} | {'yes' if v else '**NO**'} |" for k, v in checks.items()]
+    if "rtlsim_vs_dataflow" not in checks:
+        lines.append(f"| rtlsim_vs_dataflow | {artefacts['rtlsim_vs_dataflow']} | not run (`--no-rtlsim`) |")
+    delivered = report.get("delivered")
+    if delivered:
+        lines += ["", f"Yosys, the Vivado project and the deployment package use the Verilog RTL in "
+                      f"`{delivered['path']}`: {'simulated' if delivered['simulated'] else '**not simulated**'}."]
+    return lines
 
 
 # --- plots ------------------------------------------------------------------------------

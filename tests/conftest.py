@@ -124,3 +124,17 @@ def brevitas_zoo_model(name: str, tmp_path, seed: int = 0, ties: bool = True):
     randomise_multibit(net, seed, ties)
     shape = (3, 32, 32) if name.startswith("cnv") else (1, 28, 28)
     return net.eval(), export.export_brevitas(net.eval(), shape, tmp_path / f"{name}.onnx"), shape
+
+
+def build_and_check(path, out, backend: str, verify_images: int = 100):
+    """`hwflow build` with one backend, its checks passed.  An HLS build skips rtlsim (it would
+    repeat the RTL variant each test also runs) and must pass its C-simulation check."""
+    from hwflow.build import BuildOptions, build
+    opts = BuildOptions(verify_images=verify_images, synth="none", backend=backend, rtlsim=backend == "rtl")
+    res = build(path, out, opts, quiet=True)
+    checks = res.report["checks"]
+    if backend == "rtl":
+        assert res.report["verified"] is True, checks
+    else:
+        assert checks.get("cppsim_vs_dataflow") is True and all(checks.values()), checks
+    return res

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from hwflow import export
-from hwflow.build import BuildOptions, build
 from hwflow.sim import simulate_build
 
-from conftest import brevitas_zoo_model, need_verilator, random_images, tie_images
+from conftest import brevitas_zoo_model, build_and_check, need_verilator, random_images, tie_images
 
 FAST = ["tfc_1w2a", "tfc_2w2a"]
 SLOW = ["tfc_1w1a", "sfc_1w1a", "lfc_1w1a", "sfc_1w2a", "lfc_1w2a", "cnv_1w1a", "cnv_1w2a", "sfc_2w2a", "cnv_2w2a"]
@@ -25,9 +24,7 @@ def _check(name, tmp_path, backend):
     mode = "rtlsim" if backend == "rtl" else "cppsim"
     for ties in (True, False):
         net, path, shape = brevitas_zoo_model(name, tmp_path / str(ties), seed=5, ties=ties)
-        res = build(path, tmp_path / f"b{ties}", BuildOptions(verify_images=100, synth="none", backend=backend),
-                    quiet=True)
-        assert res.report["verified"] is True
+        res = build_and_check(path, tmp_path / f"b{ties}", backend)
         x = tie_images(shape, 300, seed=11) if ties else random_images(shape, 300, seed=12) * 2 - 1
         got, _ = simulate_build(res.out, x, stalls=True, mode=mode)
         np.testing.assert_allclose(got, export.run_qonnx(export.load_qonnx(path), x), atol=1e-5, rtol=0)

@@ -121,24 +121,74 @@ def test_cli_build_reports_yosys_fit_vivado_and_deploy(tmp_path):
     assert "yosys:" in r.stdout and "fits" in r.stdout
 
 
-@pytest.mark.parametrize("name,folding", CASES[:2], ids=[c[0] for c in CASES[:2]])
-def test_hls_backend_build_and_cppsim_match_qonnx(name, folding, tmp_path):
-    """--backend hls: the generated HLS C++ network, compiled with g++, equals the QONNX model."""
+def _need_cppsim():
     from hwflow.cppsim import find_ap_types, find_cxx
     from hwflow.errors import HwflowError
     try:
         find_ap_types(), find_cxx()
     except HwflowError as e:
         pytest.skip(str(e))
+
+
+def _steps_counted_right(stderr: str) -> bool:
+    """The progress lines count up to the total they announce."""
+    import re
+    steps = [(int(i), int(n)) for i, n in re.findall(r"^\[(\d+)/(\d+)\]", stderr, re.M)]
+    return bool(steps) and steps == [(i, len(steps)) for i in range(1, len(steps) + 1)]
+
+
+@pytest.mark.parametrize("name,folding", CASES[:2], ids=[c[0] for c in CASES[:2]])
+def test_hls_backend_build_and_cppsim_match_qonnx(name, folding, tmp_path, capsys):
+    """--backend hls --no-rtlsim: the generated HLS C++ network, compiled with g++, equals the
+    QONNX model; yet the build is not verified, since the RTL it delivers was not simulated."""
+    import shutil
+    _need_cppsim()
     _, path = make_model(name, tmp_path, seed=12)
     fold = None
     if folding:
         fold = tmp_path / "fold.json"
         fold.write_text(json.dumps(folding))
-    res = build(path, tmp_path / "b", BuildOptions(folding=fold, backend="hls", synth="none", verify_images=300),
-                quiet=True)
-    assert res.report["verified"] and res.report["checks"]["cppsim_vs_dataflow"]
+    res = build(path, tmp_path / "b", BuildOptions(folding=fold, backend="hls", rtlsim=False, synth="none",
+                                                   verify_images=300))
+    rep = res.report
+    assert rep["checks"] == {"streamline_vs_qonnx": True, "dataflow_vs_qonnx": True, "cppsim_vs_dataflow": True}
+    assert rep["check_artefacts"]["cppsim_vs_dataflow"] == "HLS C++ (hls/), g++ C-simulation"
+    assert rep["delivered"]["artefact"] == "rtl" and rep["delivered"]["simulated"] is False
+    assert rep["verified"] is False
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["verified"] is False
+    md = (tmp_path / "b" / "report.md").read_text()
+    assert ("Verified bit-exact:** NO (3/3 checks passed, but the Verilog RTL that Yosys, the Vivado project and "
+            "the deployment package use was not simulated (--no-rtlsim))") in md
+    assert "| cppsim_vs_dataflow | HLS C++ (hls/), g++ C-simulation | yes |" in md
+    assert "| rtlsim_vs_dataflow | Verilog RTL (rtl/), Verilator | not run (`--no-rtlsim`) |" in md
+    if shutil.which("vitis_hls") is None:
+        assert rep["hls_synthesis"] == "not run: vitis_hls not on PATH"
+        assert "HLS synthesis (Vitis HLS): not run: vitis_hls not on PATH." in md
+    assert _steps_counted_right(capsys.readouterr().err)
     assert (tmp_path / "b" / "hls" / "hwflow_top.tcl").is_file()
     x = random_images(res.dataflow.input_shape, 1000, seed=4)
     y, _ = simulate_build(res.out, x, mode="cppsim")
     np.testing.assert_allclose(y, export.run_qonnx(export.load_qonnx(path), x), atol=1e-5)
+
+
+@pytest.mark.rtlsim
+def test_hls_backend_also_simulates_the_rtl_it_delivers(tmp_path, capsys):
+    """Yosys, the Vivado project and the deploy package use the Verilog RTL, so --backend hls
+    simulates it too; report.json names the artefact each check covered."""
+    need_verilator()
+    _need_cppsim()
+    _, path = make_model("mlp-w1a1", tmp_path, seed=5)
+    res = build(path, tmp_path / "b", BuildOptions(backend="hls", synth="none", verify_images=100))
+    rep = res.report
+    assert rep["checks"] == {k: True for k in ("streamline_vs_qonnx", "dataflow_vs_qonnx", "cppsim_vs_dataflow",
+                                               "rtlsim_vs_dataflow", "rtlsim_vs_qonnx")}
+    assert set(rep["check_artefacts"]) == set(rep["checks"])
+    assert rep["check_artefacts"]["cppsim_vs_dataflow"] == "HLS C++ (hls/), g++ C-simulation"
+    assert rep["check_artefacts"]["rtlsim_vs_dataflow"] == "Verilog RTL (rtl/), Verilator"
+    assert rep["delivered"]["artefact"] == "rtl" and rep["delivered"]["simulated"] is True
+    assert rep["verified"] is True
+    assert rep["network"]["sim_cycles_per_image"] > 0 and all(lay["sim_cycles"] for lay in rep["layers"])
+    md = (tmp_path / "b" / "report.md").read_text()
+    assert "Verified bit-exact:** yes (5/5 checks passed)" in md and "not simulated" not in md
+    assert "| rtlsim_vs_dataflow | Verilog RTL (rtl/), Verilator | yes |" in md
+    assert _steps_counted_right(capsys.readouterr().err)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import need_verilator, random_images, randomise_batchnorm
+from conftest import build_and_check, need_verilator, random_images, randomise_batchnorm
 
 from hwflow import export, zoo
-from hwflow.build import BuildOptions, build
 from hwflow.dataflow import lower
 from hwflow.errors import HwflowError
 from hwflow.sim import simulate_build
@@ -89,8 +88,7 @@ def test_per_class_offsets_keep_the_argmax_on_the_host(tmp_path):
 
 def _build_equals_torch(tmp_path, backend, k=1):
     net, path = _model(tmp_path, k=k)
-    res = build(path, tmp_path / "b", BuildOptions(verify_images=100, synth="none", backend=backend), quiet=True)
-    assert res.report["verified"] is True
+    res = build_and_check(path, tmp_path / "b", backend)
     x = random_images(SHAPE, 200, seed=4)
     got, _ = simulate_build(res.out, x, stalls=True, mode="rtlsim" if backend == "rtl" else "cppsim")
     _check_labels(net, path, x, got)

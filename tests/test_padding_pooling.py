@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from conftest import need_verilator, random_images
+from conftest import build_and_check, need_verilator, random_images
 
 from hwflow import export
-from hwflow.build import BuildOptions, build
 from hwflow.dataflow import lower
 from hwflow.errors import HwflowError
 from hwflow.sim import simulate_build
@@ -135,8 +134,7 @@ def test_streamlining_and_lowering_are_exact(name, tmp_path):
 
 def _build_equals_torch(name, tmp_path, backend):
     net, path, shape = _model(name, tmp_path)
-    res = build(path, tmp_path / "b", BuildOptions(verify_images=100, synth="none", backend=backend), quiet=True)
-    assert res.report["verified"] is True
+    res = build_and_check(path, tmp_path / "b", backend)
     x = random_images(shape, 200, seed=2)
     got, _ = simulate_build(res.out, x, stalls=True, mode="rtlsim" if backend == "rtl" else "cppsim")
     with torch.no_grad():

@@ -41,8 +41,12 @@ def test_report_md_and_pngs(small_build):
         img = plt.imread(p)
         assert img.ndim == 3 and img.shape[0] > 300 and img.shape[1] > 500, p.name
         assert img.std() > 0.05, f"{p.name} looks blank"
-    for check in report["checks"]:
-        assert check in text
+    # each check with the artefact it covered; the delivered RTL was simulated
+    assert "| check | artefact | passed |" in text
+    for check, artefact in report["check_artefacts"].items():
+        assert f"| {check} | {artefact} | yes |" in text
+    assert set(report["check_artefacts"]) == set(report["checks"])
+    assert "Verified bit-exact:** yes" in head and "not simulated" not in text
 
 
 @pytest.mark.rtlsim
@@ -59,3 +63,18 @@ def test_report_uses_synth_and_flags_overflow(small_build, tmp_path):
     text = write_human_report(tmp_path, rep).read_text()
     assert "Fits Pynq-Z1 (xc7z020clg400-1):** NO by Yosys" in text
     assert "LUT (Yosys)" in text
+
+
+@pytest.mark.rtlsim
+def test_report_says_the_delivered_rtl_was_not_simulated(small_build, tmp_path):
+    """A build whose checks all passed but whose RTL was not simulated says NO, and why."""
+    out, report = small_build
+    rep = json.loads(json.dumps(report))
+    rep["checks"] = {k: v for k, v in rep["checks"].items() if not k.startswith("rtlsim")}
+    rep["check_artefacts"] = {k: v for k, v in rep["check_artefacts"].items() if k in rep["checks"]}
+    rep["delivered"]["simulated"], rep["verified"] = False, False
+    text = write_human_report(tmp_path, rep).read_text()
+    assert "Verified bit-exact:** NO (2/2 checks passed, but the Verilog RTL that Yosys" in text
+    assert "was not simulated (--no-rtlsim)" in text
+    assert "| rtlsim_vs_dataflow | Verilog RTL (rtl/), Verilator | not run (`--no-rtlsim`) |" in text
+    assert "deployment package use the Verilog RTL in `rtl/`: **not simulated**" in text

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from conftest import need_verilator, random_images
+from conftest import build_and_check, need_verilator, random_images
 from test_padding_pooling import _acts, _conv, _linear, _randomise_bn
 
 from hwflow import export
-from hwflow.build import BuildOptions, build
 from hwflow.dataflow import lower
 from hwflow.errors import HwflowError
 from hwflow.sim import simulate_build
@@ -128,8 +127,7 @@ def test_different_scales_on_an_add_are_named(tmp_path):
 
 def _build_equals_torch(tmp_path, backend):
     net, path = _model(tmp_path)
-    res = build(path, tmp_path / "b", BuildOptions(verify_images=50, synth="none", backend=backend), quiet=True)
-    assert res.report["verified"] is True
+    res = build_and_check(path, tmp_path / "b", backend, verify_images=50)
     x = random_images(SHAPE, 100, seed=2)
     got, _ = simulate_build(res.out, x, stalls=True, mode="rtlsim" if backend == "rtl" else "cppsim")
     with torch.no_grad():
@@ -219,8 +217,7 @@ def test_concat_equals_torch(backend, tmp_path):
             cppsim.find_ap_types()
         except HwflowError as e:
             pytest.skip(str(e))
-    res = build(path, tmp_path / "b", BuildOptions(verify_images=50, synth="none", backend=backend), quiet=True)
-    assert res.report["verified"] is True
+    res = build_and_check(path, tmp_path / "b", backend, verify_images=50)
     got, _ = simulate_build(res.out, x, stalls=True, mode="rtlsim" if backend == "rtl" else "cppsim")
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
