@@ -47,8 +47,10 @@ def float_error(got: np.ndarray, want: np.ndarray) -> float:
 @dataclass
 class BuildOptions:
     board: str = "Pynq-Z1"
-    target_fps: float | None = None
+    target_fps: float | str | None = None  # images/s, or "max": the fastest folding within the budget below
     folding: Path | None = None
+    lut_budget: float = 0.85       # --target-fps max: shares of the board's LUTs and BRAM18 the design may use
+    bram_budget: float = 0.9
     verify_images: int = 1000      # random inputs for the graph-level and rtlsim checks
     rtlsim: bool = True
     stall_seed: int = 1
@@ -146,10 +148,14 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
         if err > FLOAT_TOL:
             raise HwflowError(f"dataflow layers differ from the QONNX model by {err:g} (relative): please report this bug")
         verified["dataflow_vs_qonnx"] = True
-    with progress.step("fold"):
+    top_synth = None
+    with progress.step("fold" + (" (the fastest within the budget, checked by Yosys)" if _max(opts) and
+                                  opts.synth != "none" else "")):
         if opts.folding:
             apply_folding_file(df, Path(opts.folding))
             how = f"file {opts.folding}"
+        elif _max(opts):
+            how, top_synth = _fold_max(df, out, board, opts, progress)
         elif opts.target_fps:
             fold_to_fps(df, opts.target_fps, clock)
             how = f"target {opts.target_fps:g} images/s"
@@ -170,7 +176,7 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     (out / "report.json").write_text(json.dumps(report, indent=1))
     if opts.synth != "none":
         with progress.step(f"synthesize with Yosys ({'each layer and ' if opts.synth == 'layers' else ''}the top)"):
-            _synth_step(out, board, report, opts.synth)
+            _synth_step(out, board, report, opts.synth, top_synth)
     _board_steps(out, board, clock, opts, report, progress)
     report["step_seconds"] = progress.times
     # rewritten last: a report.json with "finished": true marks a finished build
@@ -212,8 +218,46 @@ def _fits_estimate(df: Dataflow, board: Board) -> None:
         raise HwflowError(f"by the analytic estimate, {e}") from None
 
 
-def _synth_step(out: Path, board: Board, report: dict, mode: str) -> None:
-    """Yosys counts for the top (and each layer), then the fit check against the board."""
+def _max(opts: BuildOptions) -> bool:
+    return isinstance(opts.target_fps, str) and opts.target_fps.lower() == "max"
+
+
+def _fold_max(df: Dataflow, out: Path, board: Board, opts: BuildOptions, progress: Progress):
+    """The fastest folding within the budget by the estimate; with Yosys on, its counts must also
+    keep to the budget: where they exceed it the budget shrinks by the overshoot and the search
+    runs again.  Returns (how, the last Yosys result of the top or None)."""
+    from hwflow.codegen_rtl import CORES, write_rtl
+    from hwflow.fold import fold_max
+    from hwflow.synth import family_for_part, synthesize
+    lut_share, bram_share = opts.lut_budget, opts.bram_budget
+    top, notes = None, ""
+    for attempt in range(4):
+        target = fold_max(df, board, lut_share, bram_share)
+        if opts.synth == "none":
+            break
+        write_rtl(df.net, out / "rtl")
+        top = synthesize(out / "rtl", "hwflow_top", [*CORES, "hwflow_top.v"], family_for_part(board.part))
+        over = max(top["lut"] / (opts.lut_budget * board.lut), top["bram18"] / (opts.bram_budget * board.bram18))
+        if not progress.quiet:
+            print(f"      {df.cycles():,} cycles/image: Yosys {top['lut']:,} LUT, {top['bram18']} BRAM18 "
+                  f"({top['lut'] / board.lut:.0%} / {top['bram18'] / board.bram18:.0%} of {board.name})",
+                  file=sys.stderr)
+        if over <= 1:
+            notes = f", Yosys {top['lut']:,} LUT" + (f" after {attempt} re-fold(s)" if attempt else "")
+            break
+        # the estimate undercounts this design by the overshoot: ask it for that much less
+        lut_share, bram_share = lut_share / over * 0.98, bram_share / over * 0.98
+    else:
+        raise HwflowError(f"--target-fps max: Yosys counts stay over the budget ({opts.lut_budget:.0%} LUT, "
+                          f"{opts.bram_budget:.0%} BRAM) after 4 foldings: pass a larger budget or --folding")
+    how = (f"max within {opts.lut_budget:.0%} LUT / {opts.bram_budget:.0%} BRAM18 (target {target} "
+           f"cycles/image{notes})")
+    return how, top
+
+
+def _synth_step(out: Path, board: Board, report: dict, mode: str, top: dict | None = None) -> None:
+    """Yosys counts for the top (and each layer), then the fit check against the board.
+    `top`: a Yosys result of this same top from the folding step, reused."""
     from hwflow.codegen_rtl import CORES
     from hwflow.synth import family_for_part, fit_check, synthesize, synthesize_layers
     family = family_for_part(board.part)
@@ -222,7 +266,7 @@ def _synth_step(out: Path, board: Board, report: dict, mode: str) -> None:
         top = rows.pop()
         for lay, row in zip(report["layers"], rows):
             lay["synth"] = {k: row[k] for k in ("lut", "ff", "bram18", "dsp")}
-    else:
+    elif top is None:
         top = synthesize(out / "rtl", "hwflow_top", [*CORES, "hwflow_top.v"], family)
     counts = {k: top[k] for k in ("lut", "ff", "bram18", "dsp", "carry")}
     report["resources_synth"] = {**counts, "tool": "yosys synth_xilinx", "family": family,

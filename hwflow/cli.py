@@ -20,7 +20,8 @@ def _cmd_train(a) -> None:
 
 def _cmd_build(a) -> None:
     from hwflow.build import BuildOptions, build, summary
-    opts = BuildOptions(board=a.board, target_fps=a.target_fps, folding=a.folding,
+    opts = BuildOptions(board=a.board, target_fps=a.target_fps, folding=a.folding, lut_budget=a.lut_budget,
+                        bram_budget=a.bram_budget,
                         verify_images=a.verify_images, rtlsim=not a.no_rtlsim, clock_mhz=a.clock_mhz,
                         synth=a.synth, backend=a.backend, board_files=a.board_files)
     if a.model is not None and not Path(a.model).exists():
@@ -73,6 +74,28 @@ def _cmd_models(a) -> None:
     print("\n".join(list_models()))
 
 
+def _fps(text: str) -> float | str:
+    if text.lower() == "max":
+        return "max"
+    try:
+        fps = float(text)
+    except ValueError:
+        fps = 0.0
+    if fps <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is neither a positive number of images/s nor 'max'")
+    return fps
+
+
+def _share(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a share of the board in (0, 1], e.g. 0.85")
+    return v
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwflow", description="Binary neural networks from Brevitas to "
                                 "verified streaming FPGA hardware.")
@@ -100,12 +123,17 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--board", default="Pynq-Z1", help="target board (see `hwflow boards`)")
     b.add_argument("--out", help="output folder (default: build/<model folder name>)")
     g = b.add_mutually_exclusive_group()
-    g.add_argument("--target-fps", type=float, help="fold every layer to reach this many images/s")
+    g.add_argument("--target-fps", type=_fps, help="fold every layer to reach this many images/s, or 'max': the "
+                   "fastest folding within --lut-budget/--bram-budget (checked by Yosys unless --synth none)")
     g.add_argument("--folding", help="JSON file with PE/SIMD per layer, as the build's folding.json")
     b.add_argument("--clock-mhz", type=float, help="override the board's default clock (folding, report and "
                    "the PS clock of the Vivado project)")
     b.add_argument("--board-files", type=Path, help="folder of Vivado board files (Pynq-Z1/Z2 ones do not ship "
                    "with Vivado; ~/.config/hwflow/board_files is searched too)")
+    b.add_argument("--lut-budget", type=_share, default=0.85, help="--target-fps max: share of the board's "
+                   "LUTs to use (default 0.85)")
+    b.add_argument("--bram-budget", type=_share, default=0.9, help="--target-fps max: share of the board's "
+                   "BRAM to use (default 0.9)")
     b.add_argument("--verify-images", type=int, default=1000,
                    help="random inputs for the checks (default 1000; the whole-network rtlsim runs twice as many: "
                         "these and as many uniformly random hardware inputs)")

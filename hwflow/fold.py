@@ -16,11 +16,21 @@ IO_BITS = {"ps7": 64, "ps8": 128}
 LUT_PER_BRAM18 = 190
 
 
-def fold_layer(layer, target_cycles: int, max_in_width: int | None = None) -> None:
-    """The cheapest (estimated LUTs, BRAM weighed in) folding whose cycles meet the target;
-    the fastest allowed if none does."""
+def _choices(layer, max_in_width: int | None, memory: bool) -> list[dict]:
+    """The layer's foldings; with `memory`, each also with its weights in block RAM and in LUTs."""
+    choices = layer.fold_choices(max_in_width)
+    if memory and "ram_style" in layer.folding():
+        return [{**c, "ram_style": style} for c in choices for style in ("block", "distributed")]
+    return choices
+
+
+def fold_layer(layer, target_cycles: int, max_in_width: int | None = None, memory: bool = False,
+               bram_weight: float = LUT_PER_BRAM18) -> None:
+    """The cheapest (estimated LUTs, a BRAM18 counted as `bram_weight` LUTs) folding whose
+    cycles meet the target; the fastest allowed if none does.  `memory`: choose where the
+    weights go too (otherwise the layer's ram_style stays)."""
     best, fastest = None, None
-    for choice in layer.fold_choices(max_in_width):
+    for choice in _choices(layer, max_in_width, memory):
         layer.set_folding(choice)
         cycles = layer.cycles()
         if fastest is None or cycles < fastest[0]:
@@ -29,18 +39,19 @@ def fold_layer(layer, target_cycles: int, max_in_width: int | None = None) -> No
             continue
         res = layer.resources()
         # ties go to the widest input (fewer, wider beats)
-        cost = (res["lut"] + LUT_PER_BRAM18 * res["bram18"], -layer.in_epb)
+        cost = (res["lut"] + bram_weight * res["bram18"], -layer.in_epb)
         if best is None or cost < best[0]:
             best = (cost, choice)
     if fastest is not None:
         layer.set_folding(best[1] if best else fastest[1])
 
 
-def fold_to_cycles(df: Dataflow, target_cycles: int, max_in_width: int | None = None) -> None:
+def fold_to_cycles(df: Dataflow, target_cycles: int, max_in_width: int | None = None, memory: bool = False,
+                   bram_weight: float = LUT_PER_BRAM18) -> None:
     """Fold every layer to the target; `max_in_width` caps the network's input stream."""
     first = df.net.first
     for layer in df.layers:
-        fold_layer(layer, max(1, int(target_cycles)), max_in_width if layer is first else None)
+        fold_layer(layer, max(1, int(target_cycles)), max_in_width if layer is first else None, memory, bram_weight)
     df.net.tie_widths()
 
 
@@ -75,6 +86,91 @@ def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5, bram_f
         lo = df.cycles()
         fold_to_cycles(df, lo, io_bits)
     return lo
+
+
+def _fits(df: Dataflow, board: Board, lut_fraction: float, bram_fraction: float) -> bool:
+    res = df.resources()
+    return res["lut"] <= lut_fraction * board.lut and res["bram18"] <= bram_fraction * board.bram18
+
+
+def fold_max(df: Dataflow, board: Board, lut_fraction: float = 0.85, bram_fraction: float = 0.9) -> int:
+    """`--target-fps max`: the fastest folding whose estimate fits the budget (shares of the board's
+    LUTs and BRAM); returns its target cycles per image.
+
+    Every cycle count a layer can reach is a candidate, tried fastest first.  Resources need not
+    fall as the target rises (a layer trades BRAM for LUTs, LUTs alone can go up), so no bisection.
+    At each target every layer takes its cheapest folding; then, while BRAM is over budget, the
+    layers whose weights move into LUTs at the least LUT cost per BRAM18 saved do so (and the
+    other way round while LUTs are over).
+    """
+    if not (0 < lut_fraction <= 1 and 0 < bram_fraction <= 1):
+        raise HwflowError(f"resource budget must be shares of the board in (0, 1], got LUT {lut_fraction:g}, "
+                          f"BRAM {bram_fraction:g}")
+    io_bits = IO_BITS[board.ps]
+    first = df.net.first
+    io_cycles = ceil(first.in_elems * first.in_elem_bits / io_bits)
+    layers = [lay for lay in df.layers if lay.fold_choices()]
+    tables = [_choice_table(lay, io_bits if lay is first else None) for lay in layers]
+    caps = {"lut": lut_fraction * board.lut, "bram18": bram_fraction * board.bram18}
+    for target in sorted({row[0] for t in tables for row in t if row[0] >= io_cycles} | {io_cycles}):
+        picks = _place_weights([_per_style(t, target) for t in tables], caps)
+        if picks is None:
+            continue
+        for lay, row in zip(layers, picks):
+            lay.set_folding(row[3])
+        df.net.tie_widths()
+        if _fits(df, board, lut_fraction, bram_fraction):
+            return max(target, df.cycles())
+    raise HwflowError(f"no folding of this network fits {lut_fraction:.1%} of {board.name}'s LUTs and "
+                      f"{bram_fraction:.1%} of its BRAM by the estimate: raise the budget or pick a bigger board")
+
+
+def _cost(row, weight: float = LUT_PER_BRAM18) -> tuple:
+    return (row[2]["lut"] + weight * row[2]["bram18"], *row[1])
+
+
+def _per_style(table: list[tuple], target: int) -> dict:
+    """A layer's cheapest row meeting the target, per place for its weights (empty: none meets it)."""
+    best: dict = {}
+    for row in table:
+        style = row[3].get("ram_style")
+        if row[0] <= target and (style not in best or _cost(row) < _cost(best[style])):
+            best[style] = row
+    return best
+
+
+def _place_weights(options: list[dict], caps: dict) -> list[tuple] | None:
+    """One row per layer within the caps: the cheapest of each, then weights moved between BRAM and
+    LUTs where a resource is over, cheapest moves first; None when it cannot be done."""
+    if any(not o for o in options):
+        return None
+    picks = [min(o.values(), key=_cost) for o in options]
+    total = lambda k: sum(r[2][k] for r in picks)  # noqa: E731
+    for over, to, other in (("bram18", "distributed", "lut"), ("lut", "block", "bram18")):
+        if total(over) <= caps[over]:
+            continue
+        moves = []  # (cost in the other resource per unit saved, layer)
+        for i, (o, p) in enumerate(zip(options, picks)):
+            if to in o and o[to][2][over] < p[2][over]:
+                saved = p[2][over] - o[to][2][over]
+                moves.append(((o[to][2][other] - p[2][other]) / saved, i))
+        for _, i in sorted(moves):
+            if total(over) <= caps[over]:
+                break
+            picks[i] = options[i][to]
+    return picks if all(total(k) <= caps[k] for k in caps) else None
+
+
+def _choice_table(layer, max_in_width: int | None) -> list[tuple]:
+    """(cycles, tie-break key, resources, choice) of each folding choice, weights placed either
+    way; ties break as in fold_layer (widest input, then the first choice)."""
+    keep = layer.folding()
+    rows = []
+    for i, choice in enumerate(_choices(layer, max_in_width, memory=True)):
+        layer.set_folding(choice)
+        rows.append((layer.cycles(), (-layer.in_epb, i), layer.resources(), choice))
+    layer.set_folding(keep)
+    return rows
 
 
 def apply_folding_file(df: Dataflow, path: Path) -> None:

@@ -47,14 +47,25 @@ def test_bnn_pynq_rtl(name, tmp_path):
     assert kinds == {"INT2"}
 
 
-@pytest.mark.parametrize("name", FAST)
-def test_bnn_pynq_hls(name, tmp_path):
+def _need_cppsim():
     from hwflow.cppsim import find_ap_types, find_cxx
     from hwflow.errors import HwflowError
     try:
         find_ap_types(), find_cxx()
     except HwflowError as e:
         pytest.skip(str(e))
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_bnn_pynq_hls(name, tmp_path):
+    _need_cppsim()
+    _check(name, tmp_path, "hls")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SLOW)
+def test_bnn_pynq_hls_slow(name, tmp_path):
+    _need_cppsim()
     _check(name, tmp_path, "hls")
 
 

@@ -89,3 +89,101 @@ def test_mvau_cycles_and_execute_agree_with_definition():
     x = rng.integers(0, 2, (50, 20))
     pc = np.array([[np.sum(xi == wi) for wi in w] for xi in x])
     np.testing.assert_array_equal(layer.execute(x), (pc >= t).astype(np.int64))
+
+
+# ----------------------------------------------------------------------------- --target-fps max
+
+def _brute_force_fastest(df, board, lut_share, bram_share) -> int:
+    """The fewest cycles per image of any folding (every layer's every choice, weights in BRAM or
+    LUTs) whose estimate keeps to the budget: the optimum fold_max must find."""
+    import itertools
+
+    from hwflow.fold import _choices
+    layers = [lay for lay in df.layers if lay.fold_choices()]
+    first = df.net.first
+    io_cycles = -(-first.in_elems * first.in_elem_bits // IO_BITS[board.ps])
+    best = None
+    for combo in itertools.product(*[_choices(lay, IO_BITS[board.ps] if lay is first else None, True)
+                                     for lay in layers]):
+        for lay, choice in zip(layers, combo):
+            lay.set_folding(choice)
+        df.net.tie_widths()
+        res = df.resources()
+        if res["lut"] <= lut_share * board.lut and res["bram18"] <= bram_share * board.bram18:
+            cycles = max(df.cycles(), io_cycles)
+            best = cycles if best is None else min(best, cycles)
+    return best
+
+
+@pytest.mark.parametrize("lut_share,bram_share", [(0.85, 0.9), (0.006, 0.9), (0.85, 0.005), (0.004, 0.005),
+                                                   (0.001, 0.001)])
+def test_max_folding_is_the_fastest_within_the_budget(dataflows, lut_share, bram_share):
+    """A small MLP whose every folding can be enumerated: fold_max reaches the optimum, within the
+    budget by the estimate, whether LUTs or BRAM bind."""
+    from hwflow.fold import fold_max
+    df = dataflows("mlp-w1a1:16-12-8")
+    board = get_board("Pynq-Z1")
+    want = _brute_force_fastest(df, board, lut_share, bram_share)
+    if want is None:
+        with pytest.raises(HwflowError, match="no folding of this network fits"):
+            fold_max(df, board, lut_share, bram_share)
+        return
+    fold_max(df, board, lut_share, bram_share)
+    res = df.resources()
+    assert res["lut"] <= lut_share * board.lut and res["bram18"] <= bram_share * board.bram18
+    assert df.cycles() == want
+
+
+@pytest.mark.slow
+def test_max_folding_moves_weights_into_luts_when_bram_binds(dataflows):
+    """LFC at max on Pynq-Z1: all weights in BRAM at the fastest target need more than the board
+    has, so some layers keep theirs in LUTs; faster than the board default."""
+    from hwflow.fold import fold_max
+    df = dataflows("lfc-w1a1")
+    board = get_board("Pynq-Z1")
+    fold_for_board(df, board)
+    default = df.cycles()
+    fold_max(df, board)
+    styles = {lay.ram_style for lay in df.layers if isinstance(lay, MVAU)}
+    assert df.cycles() < default and {"block", "distributed"} <= styles
+    res = df.resources()
+    assert res["lut"] <= 0.85 * board.lut and res["bram18"] <= 0.9 * board.bram18
+
+
+def test_max_build_refolds_until_yosys_keeps_to_the_budget(tmp_path, monkeypatch):
+    """--target-fps max with Yosys: counts over the budget shrink it by the overshoot and fold
+    again; the accepted run's counts are the build's (Yosys is not run a third time)."""
+    from hwflow import synth
+    from hwflow.build import BuildOptions, build
+    board = get_board("Pynq-Z1")
+    calls = []
+
+    def fake_synthesize(rtl_dir, top, sources, family, **kw):
+        # the first folding comes out at 1.6x the estimate's budget, the second well inside it
+        calls.append(rtl_dir)
+        lut = int((0.85 * 1.6 if len(calls) == 1 else 0.3) * board.lut)
+        return {"lut": lut, "ff": 1000, "bram18": 0, "dsp": 0, "carry": 0, "seconds": 0.1}
+    monkeypatch.setattr(synth, "synthesize", fake_synthesize)
+    from hwflow import fold
+    budgets, real_fold_max = [], fold.fold_max
+    monkeypatch.setattr(fold, "fold_max", lambda df, b, lut, bram: budgets.append((lut, bram)) or
+                        real_fold_max(df, b, lut, bram))
+    _, path = make_model("mlp-w1a1:64-64-64-10", tmp_path, seed=1)
+    opts = BuildOptions(target_fps="max", rtlsim=False, synth="top", verify_images=20)
+    res = build(path, tmp_path / "b", opts, quiet=True)
+    assert len(calls) == 2
+    assert "after 1 re-fold" in res.report["folding"] and res.report["resources_synth"]["lut"] == int(0.3 * board.lut)
+    # the second search ran with the budget cut by the overshoot (and a 2% margin)
+    assert budgets[0] == (0.85, 0.9) and budgets[1][0] == pytest.approx(0.85 / 1.6 * 0.98, rel=1e-3)
+
+
+def test_max_from_the_command_line(tmp_path, capsys):
+    from hwflow.cli import main
+    _, path = make_model("mlp-w1a1:64-32-10", tmp_path, seed=2)
+    assert main(["build", str(path), "--target-fps", "max", "--lut-budget", "0.3", "--synth", "none",
+                 "--no-rtlsim", "--verify-images", "20", "--out", str(tmp_path / "b")]) == 0
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["folding"].startswith("max within 30% LUT / 90% BRAM18")
+    with pytest.raises(SystemExit):
+        main(["build", str(path), "--lut-budget", "1.5"])
+    assert "not a share of the board" in capsys.readouterr().err
