@@ -160,7 +160,15 @@ module hwflow_mvau #(
   end
 
   // ------------------------------------------------------------------ S1: memories
-  (* rom_style = RAM_STYLE *) reg [WW-1:0] wrom [0:NW-1];
+`ifdef YOSYS
+  // Yosys cannot put a ROM in LUT RAM: for it "distributed" is LUT logic, what Vivado builds
+  localparam ROM_STYLE = (RAM_STYLE == "distributed") ? "logic" : RAM_STYLE;
+`else
+  /* verilator lint_off UNUSEDPARAM */  // only read by the rom_style attribute (synthesis)
+  localparam ROM_STYLE = RAM_STYLE;
+  /* verilator lint_on UNUSEDPARAM */
+`endif
+  (* rom_style = ROM_STYLE *) reg [WW-1:0] wrom [0:NW-1];
   initial $readmemh(WEIGHT_FILE, wrom);
 
   reg [XW-1:0]      xbuf [0:SF-1];   // input vector, written in fold 0
