@@ -5,6 +5,7 @@ figures.
     python benchmarks/bench_zoo.py [--no-synth] [--json out.json] [--markdown out.md]
                                    [--models tfc-w1a1,lfc-w1a1] [--trained tfc-w1a1=runs/tfc/model.onnx]
     python benchmarks/bench_zoo.py --bnn-pynq      # Brevitas's 11 BNN-PYNQ models (tfc_1w1a ... cnv_2w2a)
+    python benchmarks/bench_zoo.py --folding both  # each model at the board default and at --target-fps max
 
 Models are random-initialised (seed 0) unless a trained QONNX model is given with --trained:
 throughput, latency and resources depend only on the shapes and the folding, not the weights.
@@ -81,16 +82,20 @@ def accuracy(build_dir: Path, trained: Path, n: int | None) -> dict:
 
 
 def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_images: int | None, tmp: Path,
-              accuracy_images: int | None = None) -> dict:
+              accuracy_images: int | None = None, fold_max: bool = False) -> dict:
     if model is None:
         model = export_model(name, tmp)
     # conv nets simulate thousands of cycles per image: fewer check images keep the run in minutes
     n = verify_images or (100 if _is_conv(name) else 1000)
+    # at max folding the build runs Yosys itself (its folding search checks the counts)
+    opts = BuildOptions(board=board, verify_images=n, synth="top" if fold_max and synth else "none",
+                        target_fps="max" if fold_max else None)
     t0 = time.perf_counter()
-    res = build(model, tmp / name, BuildOptions(board=board, verify_images=n, synth="none"), quiet=True)
+    res = build(model, tmp / (name.replace(":", "_") + ("-max" if fold_max else "")), opts, quiet=True)
     build_s = time.perf_counter() - t0
     rep, net = res.report, res.report["network"]
-    row = {"model": name, "trained": not str(model).startswith(str(tmp)), "board": rep["board"],
+    row = {"model": name + (" (max)" if fold_max else ""), "trained": not str(model).startswith(str(tmp)),
+           "board": rep["board"],
            "clock_mhz": rep["clock_mhz"], "verified": rep["verified"], "build_s": round(build_s, 1),
            "cycles_per_image": net["sim_cycles_per_image"], "images_per_s": round(net["images_per_s"]),
            "latency_us": round(net["latency_us"], 3), "rtlsim_cycles_per_s": round(net["rtlsim_cycles_per_s"]),
@@ -100,7 +105,11 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
     if (model.parent / "test_y.npy").is_file() and (model.parent / "metrics.json").is_file():
         print(f"  {name}: test images through rtlsim ...", file=sys.stderr, flush=True)
         row.update(accuracy(res.out, model.parent, accuracy_images))
-    if synth:
+    if "resources_synth" in rep:
+        top = rep["resources_synth"]
+        row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], synth_s=top["seconds"],
+                   build_s=round(build_s - top["seconds"], 1))
+    elif synth:
         # the same Yosys run as the build's `--synth top` step
         from hwflow.codegen_rtl import CORES
         from hwflow.synth import family_for_part, synthesize
@@ -139,7 +148,7 @@ def markdown(rows: list[dict]) -> str:
             f"| {_n(round(2 * f['bram36'])) if 'bram36' in f else '-'} |")
     board = rows[0]["board"] if rows else "?"
     lines.append("")
-    lines.append(f"{board} at {rows[0]['clock_mhz']:g} MHz, default folding. LUT/FF/BRAM18 from Yosys synth_xilinx; "
+    lines.append(f"{board} at {rows[0]['clock_mhz']:g} MHz, default folding (rows marked (max): --target-fps max). LUT/FF/BRAM18 from Yosys synth_xilinx; "
                  "~ marks the analytic estimate (run without --no-synth for Yosys). Our images/s are rtlsim "
                  "cycles at the board clock; FINN/BNN-PYNQ figures are published numbers at their own folding, "
                  "measured end to end on the board (BRAM36 counted as 2 BRAM18).")
@@ -159,6 +168,9 @@ def main(argv=None) -> None:
                     "(default 1000, 100 for conv nets)")
     ap.add_argument("--accuracy-images", type=int, default=None, help="test images through rtlsim for a "
                     "model from `hwflow train` (default: all)")
+    ap.add_argument("--folding", choices=("default", "max", "both"), default="default",
+                    help="the board's default folding, `--target-fps max` (the fastest within 85%% of the "
+                         "LUTs and 90%% of the BRAM, checked by Yosys), or a row for each")
     ap.add_argument("--json", type=Path, help="write the rows as JSON")
     ap.add_argument("--markdown", type=Path, help="write the table as Markdown")
     a = ap.parse_args(argv)
@@ -168,14 +180,16 @@ def main(argv=None) -> None:
         for name in (BNN_PYNQ if a.bnn_pynq else a.models.split(",")):
             print(f"building {name} ...", file=sys.stderr, flush=True)
             path = Path(trained[name]) if name in trained else None
-            rows.append(bench_one(name, path, a.board, not a.no_synth, a.verify_images, Path(tmp), a.accuracy_images))
-            r = rows[-1]
-            synth = f", {r['lut']:,} LUT, {r['bram18']} BRAM18 (Yosys {r['synth_s']} s)" if r["lut"] is not None else ""
-            acc = "" if r["rtlsim_accuracy"] is None else f", accuracy torch / rtlsim {_accuracy_text(r)}"
-            print(f"  {name}: {r['images_per_s']:,} images/s, build {r['build_s']} s{synth}{acc}", file=sys.stderr,
-                  flush=True)
-            if a.json:  # a long run keeps what it has measured
-                a.json.write_text(json.dumps(rows, indent=1))
+            for fold_max in {"default": [False], "max": [True], "both": [False, True]}[a.folding]:
+                rows.append(bench_one(name, path, a.board, not a.no_synth, a.verify_images, Path(tmp),
+                                      a.accuracy_images, fold_max))
+                r = rows[-1]
+                synth = f", {r['lut']:,} LUT, {r['bram18']} BRAM18 (Yosys {r['synth_s']} s)" if r["lut"] is not None else ""
+                acc = "" if r["rtlsim_accuracy"] is None else f", accuracy torch / rtlsim {_accuracy_text(r)}"
+                print(f"  {r['model']}: {r['images_per_s']:,} images/s, build {r['build_s']} s{synth}{acc}",
+                      file=sys.stderr, flush=True)
+                if a.json:  # a long run keeps what it has measured
+                    a.json.write_text(json.dumps(rows, indent=1))
     table = markdown(rows)
     print(table)
     if a.json:

@@ -133,6 +133,10 @@ def build_sim(rtl_dir, top: str, sources: Sequence[str], out_dir, extra_args: It
     extra = [str(a) for a in extra_args]
     exe = out_dir / f"V{top}"
     mdir = out_dir / "obj_dir"
+    bad = [c for c in (":", " ") if c in str(out_dir)]
+    if bad:  # make, which builds the Verilated model, splits paths at these
+        raise HwflowError(f"the simulator's folder {out_dir} contains {' and '.join(map(repr, bad))}, which make "
+                          "cannot handle: build into a folder whose path has neither (--out)")
 
     src_paths = [(rtl_dir / s) if not Path(s).is_absolute() else Path(s) for s in sources]
     for p in src_paths:

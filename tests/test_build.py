@@ -192,3 +192,13 @@ def test_hls_backend_also_simulates_the_rtl_it_delivers(tmp_path, capsys):
     assert "Verified bit-exact:** yes (5/5 checks passed)" in md and "not simulated" not in md
     assert "| rtlsim_vs_dataflow | Verilog RTL (rtl/), Verilator | yes |" in md
     assert _steps_counted_right(capsys.readouterr().err)
+
+
+def test_a_folder_make_cannot_handle_is_named(tmp_path):
+    """make splits paths at ':' and ' ': a build folder with either is a one-line error, not make's."""
+    need_verilator()
+    from hwflow.errors import HwflowError
+    from hwflow.rtlsim import build_sim
+    for bad in ("a:b", "a b"):
+        with pytest.raises(HwflowError, match="make cannot handle"):
+            build_sim(tmp_path, "hwflow_top", [], tmp_path / bad)
