@@ -111,9 +111,8 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
                    build_s=round(build_s - top["seconds"], 1))
     elif synth:
         # the same Yosys run as the build's `--synth top` step
-        from hwflow.codegen_rtl import CORES
-        from hwflow.synth import family_for_part, synthesize
-        top = synthesize(res.out / "rtl", "hwflow_top", [*CORES, "hwflow_top.v"], family_for_part(rep["part"]))
+        from hwflow.synth import synthesize_top
+        top = synthesize_top(res.out / "rtl", rep["part"])
         row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], synth_s=top["seconds"])
     return row
 

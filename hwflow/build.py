@@ -226,9 +226,9 @@ def _fold_max(df: Dataflow, out: Path, board: Board, opts: BuildOptions, progres
     """The fastest folding within the budget by the estimate; with Yosys on, its counts must also
     keep to the budget: where they exceed it the budget shrinks by the overshoot and the search
     runs again.  Returns (how, the last Yosys result of the top or None)."""
-    from hwflow.codegen_rtl import CORES, write_rtl
+    from hwflow.codegen_rtl import write_rtl
     from hwflow.fold import fold_max
-    from hwflow.synth import family_for_part, synthesize
+    from hwflow.synth import synthesize_top
     lut_share, bram_share = opts.lut_budget, opts.bram_budget
     top, notes = None, ""
     for attempt in range(4):
@@ -236,7 +236,7 @@ def _fold_max(df: Dataflow, out: Path, board: Board, opts: BuildOptions, progres
         if opts.synth == "none":
             break
         write_rtl(df.net, out / "rtl")
-        top = synthesize(out / "rtl", "hwflow_top", [*CORES, "hwflow_top.v"], family_for_part(board.part))
+        top = synthesize_top(out / "rtl", board.part)
         over = max(top["lut"] / (opts.lut_budget * board.lut), top["bram18"] / (opts.bram_budget * board.bram18))
         if not progress.quiet:
             print(f"      {df.cycles():,} cycles/image: Yosys {top['lut']:,} LUT, {top['bram18']} BRAM18 "
@@ -258,8 +258,7 @@ def _fold_max(df: Dataflow, out: Path, board: Board, opts: BuildOptions, progres
 def _synth_step(out: Path, board: Board, report: dict, mode: str, top: dict | None = None) -> None:
     """Yosys counts for the top (and each layer), then the fit check against the board.
     `top`: a Yosys result of this same top from the folding step, reused."""
-    from hwflow.codegen_rtl import CORES
-    from hwflow.synth import family_for_part, fit_check, synthesize, synthesize_layers
+    from hwflow.synth import family_for_part, fit_check, synthesize_layers, synthesize_top
     family = family_for_part(board.part)
     if mode == "layers":
         rows = synthesize_layers(out, family=family)
@@ -267,7 +266,7 @@ def _synth_step(out: Path, board: Board, report: dict, mode: str, top: dict | No
         for lay, row in zip(report["layers"], rows):
             lay["synth"] = {k: row[k] for k in ("lut", "ff", "bram18", "dsp")}
     elif top is None:
-        top = synthesize(out / "rtl", "hwflow_top", [*CORES, "hwflow_top.v"], family)
+        top = synthesize_top(out / "rtl", board.part)
     counts = {k: top[k] for k in ("lut", "ff", "bram18", "dsp", "carry")}
     report["resources_synth"] = {**counts, "tool": "yosys synth_xilinx", "family": family,
                                  "seconds": top["seconds"], "fits": True}

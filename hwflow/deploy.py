@@ -167,7 +167,7 @@ class SimBackend:
     def __init__(self, build_dir: Path, p_in: float = 1.0, p_out: float = 1.0, seed: int = 0):
         from hwflow import rtlsim
         from hwflow.codegen_rtl import CORES
-        from hwflow.vivado import SHELL_CORE, stream_config, wrapper_verilog
+        from hwflow.vivado import shell_core_path, stream_config, wrapper_verilog
         self.build_dir = Path(build_dir)
         self.cfg = stream_config(self.build_dir)
         self.p_in, self.p_out, self.seed = p_in, p_out, seed
@@ -176,7 +176,7 @@ class SimBackend:
         (sim_dir / "hwflow_accel.v").write_text(wrapper_verilog(self.cfg))
         rtl = self.build_dir / "rtl"
         srcs = [str((rtl / s).resolve()) for s in (*CORES, "hwflow_top.v")] + \
-               [str(Path(str(files("hwflow") / "rtl" / SHELL_CORE)).resolve()), str((sim_dir / "hwflow_accel.v").resolve())]
+               [str(shell_core_path().resolve()), str((sim_dir / "hwflow_accel.v").resolve())]
         self.sources = srcs
         self.exe = rtlsim.build_sim(rtl, "hwflow_accel", srcs, sim_dir / "obj")
         self.stats = None

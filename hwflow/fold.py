@@ -16,21 +16,11 @@ IO_BITS = {"ps7": 64, "ps8": 128}
 LUT_PER_BRAM18 = 190
 
 
-def _choices(layer, max_in_width: int | None, memory: bool) -> list[dict]:
-    """The layer's foldings; with `memory`, each also with its weights in block RAM and in LUTs."""
-    choices = layer.fold_choices(max_in_width)
-    if memory and "ram_style" in layer.folding():
-        return [{**c, "ram_style": style} for c in choices for style in ("block", "distributed")]
-    return choices
-
-
-def fold_layer(layer, target_cycles: int, max_in_width: int | None = None, memory: bool = False,
-               bram_weight: float = LUT_PER_BRAM18) -> None:
-    """The cheapest (estimated LUTs, a BRAM18 counted as `bram_weight` LUTs) folding whose
-    cycles meet the target; the fastest allowed if none does.  `memory`: choose where the
-    weights go too (otherwise the layer's ram_style stays)."""
+def fold_layer(layer, target_cycles: int, max_in_width: int | None = None) -> None:
+    """The cheapest (estimated LUTs, BRAM weighed in) folding whose cycles meet the target;
+    the fastest allowed if none does."""
     best, fastest = None, None
-    for choice in _choices(layer, max_in_width, memory):
+    for choice in layer.fold_choices(max_in_width):
         layer.set_folding(choice)
         cycles = layer.cycles()
         if fastest is None or cycles < fastest[0]:
@@ -39,19 +29,18 @@ def fold_layer(layer, target_cycles: int, max_in_width: int | None = None, memor
             continue
         res = layer.resources()
         # ties go to the widest input (fewer, wider beats)
-        cost = (res["lut"] + bram_weight * res["bram18"], -layer.in_epb)
+        cost = (res["lut"] + LUT_PER_BRAM18 * res["bram18"], -layer.in_epb)
         if best is None or cost < best[0]:
             best = (cost, choice)
     if fastest is not None:
         layer.set_folding(best[1] if best else fastest[1])
 
 
-def fold_to_cycles(df: Dataflow, target_cycles: int, max_in_width: int | None = None, memory: bool = False,
-                   bram_weight: float = LUT_PER_BRAM18) -> None:
+def fold_to_cycles(df: Dataflow, target_cycles: int, max_in_width: int | None = None) -> None:
     """Fold every layer to the target; `max_in_width` caps the network's input stream."""
     first = df.net.first
     for layer in df.layers:
-        fold_layer(layer, max(1, int(target_cycles)), max_in_width if layer is first else None, memory, bram_weight)
+        fold_layer(layer, max(1, int(target_cycles)), max_in_width if layer is first else None)
     df.net.tie_widths()
 
 
@@ -67,17 +56,12 @@ def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5, bram_f
     The input stream is kept no wider than the link (so the DMA feeds it without a width
     converter).  Returns the target cycles per image that was chosen.
     """
-    io_bits = IO_BITS[board.ps]
-    first = df.net.first
-    io_cycles = ceil(first.in_elems * first.in_elem_bits / io_bits)
-    def fits() -> bool:
-        res = df.resources()
-        return res["lut"] <= lut_fraction * board.lut and res["bram18"] <= bram_fraction * board.bram18
+    io_bits, io_cycles = _link(df, board)
     lo, hi = io_cycles, max(io_cycles, max(lay.max_cycles() for lay in df.layers))
     while lo < hi:  # smallest target whose estimate fits the budget (resources fall as cycles rise)
         mid = (lo + hi) // 2
         fold_to_cycles(df, mid, io_bits)
-        if fits():
+        if _fits(df, board, lut_fraction, bram_fraction):
             hi = mid
         else:
             lo = mid + 1
@@ -86,6 +70,12 @@ def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5, bram_f
         lo = df.cycles()
         fold_to_cycles(df, lo, io_bits)
     return lo
+
+
+def _link(df: Dataflow, board: Board) -> tuple[int, int]:
+    """The host link's bits per cycle, and the cycles it needs to bring in one image."""
+    io_bits, first = IO_BITS[board.ps], df.net.first
+    return io_bits, ceil(first.in_elems * first.in_elem_bits / io_bits)
 
 
 def _fits(df: Dataflow, board: Board, lut_fraction: float, bram_fraction: float) -> bool:
@@ -106,9 +96,8 @@ def fold_max(df: Dataflow, board: Board, lut_fraction: float = 0.85, bram_fracti
     if not (0 < lut_fraction <= 1 and 0 < bram_fraction <= 1):
         raise HwflowError(f"resource budget must be shares of the board in (0, 1], got LUT {lut_fraction:g}, "
                           f"BRAM {bram_fraction:g}")
-    io_bits = IO_BITS[board.ps]
+    io_bits, io_cycles = _link(df, board)
     first = df.net.first
-    io_cycles = ceil(first.in_elems * first.in_elem_bits / io_bits)
     layers = [lay for lay in df.layers if lay.fold_choices()]
     tables = [_choice_table(lay, io_bits if lay is first else None) for lay in layers]
     caps = {"lut": lut_fraction * board.lut, "bram18": bram_fraction * board.bram18}
@@ -125,8 +114,8 @@ def fold_max(df: Dataflow, board: Board, lut_fraction: float = 0.85, bram_fracti
                       f"{bram_fraction:.1%} of its BRAM by the estimate: raise the budget or pick a bigger board")
 
 
-def _cost(row, weight: float = LUT_PER_BRAM18) -> tuple:
-    return (row[2]["lut"] + weight * row[2]["bram18"], *row[1])
+def _cost(row) -> tuple:
+    return (row[2]["lut"] + LUT_PER_BRAM18 * row[2]["bram18"], *row[1])
 
 
 def _per_style(table: list[tuple], target: int) -> dict:
@@ -161,12 +150,20 @@ def _place_weights(options: list[dict], caps: dict) -> list[tuple] | None:
     return picks if all(total(k) <= caps[k] for k in caps) else None
 
 
+def _placed_choices(layer, max_in_width: int | None) -> list[dict]:
+    """The layer's foldings, each with its weights in block RAM and in LUTs where it has weights."""
+    choices = layer.fold_choices(max_in_width)
+    if "ram_style" in layer.folding():
+        return [{**c, "ram_style": style} for c in choices for style in ("block", "distributed")]
+    return choices
+
+
 def _choice_table(layer, max_in_width: int | None) -> list[tuple]:
     """(cycles, tie-break key, resources, choice) of each folding choice, weights placed either
     way; ties break as in fold_layer (widest input, then the first choice)."""
     keep = layer.folding()
     rows = []
-    for i, choice in enumerate(_choices(layer, max_in_width, memory=True)):
+    for i, choice in enumerate(_placed_choices(layer, max_in_width)):
         layer.set_folding(choice)
         rows.append((layer.cycles(), (-layer.in_epb, i), layer.resources(), choice))
     layer.set_folding(keep)

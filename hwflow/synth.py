@@ -115,6 +115,12 @@ def synthesize(rtl_dir: Path, top: str, sources: list[str], family: str, *, time
             "seconds": round(seconds, 2)}
 
 
+def synthesize_top(rtl_dir: Path, part: str) -> dict:
+    """A build's generated top (`hwflow_top` and every core) for the family of an FPGA part."""
+    from hwflow.codegen_rtl import CORES
+    return synthesize(rtl_dir, "hwflow_top", [*CORES, "hwflow_top.v"], family_for_part(part))
+
+
 def synthesize_layers(build_dir: Path, *, family: str | None = None, jobs: int = 2,
                       include_top: bool = True) -> list[dict]:
     """Synthesize each layer's MVAU (as a one-layer wrapper `hwflow_<layer>`) and the whole top.

@@ -56,6 +56,11 @@ PL_CLOCK = {"ps7": "clk_fpga_0", "ps8": "clk_pl_0"}
 HP_PORT_WIDTH = 64
 
 
+def shell_core_path() -> Path:
+    """The packaged hwflow_axis_dma.v."""
+    return Path(str(resources.files("hwflow") / "rtl" / SHELL_CORE))
+
+
 def padded_width(bits: int) -> int:
     """The byte-aligned stream width the wrapper presents: the smallest AXI DMA width that holds `bits`.
 
@@ -224,7 +229,7 @@ def write_vivado_project(build_dir: Path, board: Board | str | None = None, boar
     from hwflow.codegen_rtl import CORES
     for name in (*CORES, "hwflow_top.v"):
         shutil.copyfile(rtl / name, src / name)
-    (src / SHELL_CORE).write_bytes((resources.files("hwflow") / "rtl" / SHELL_CORE).read_bytes())
+    shutil.copyfile(shell_core_path(), src / SHELL_CORE)
     for mem in sorted(rtl.glob("*.mem")):
         shutil.copyfile(mem, src / mem.name)
     (src / "hwflow_accel.v").write_text(wrapper_verilog(cfg))

@@ -15,7 +15,7 @@ from conftest import make_model, need_verilator
 from rtl_fixtures import assert_lint_clean, assert_lint_rejects
 
 from hwflow import export, rtlsim
-from hwflow.build import BuildOptions, build
+from hwflow.build import BuildOptions, build, random_hw_inputs
 from hwflow.dataflow import Dataflow
 from hwflow.deploy import SimBackend
 from hwflow.sim import RtlSim
@@ -80,14 +80,13 @@ def conv_build(tmp_path_factory):
 
 
 def _hw_inputs(df: Dataflow, n: int, seed: int) -> np.ndarray:
-    t = df.net.first.in_type
-    lo, hi = (-(1 << (t.elem_bits - 1)), 1 << (t.elem_bits - 1)) if t.signed else (0, 1 << t.elem_bits)
-    return np.random.default_rng(seed).integers(lo, hi, (n, df.net.first.in_elems))
+    return random_hw_inputs(df.net.first, (n, df.net.first.in_elems), seed)
 
 
-def _stream_through_accel(build_dir, n: int, per_transfer: int, seed: int, p: float):
-    """n random images through hwflow_accel in transfers of per_transfer images; checks every
-    output beat, TLAST and TKEEP; returns the harness stats."""
+def _stream_through_accel(build_dir, n: int, per_transfer: int, seed: int, p_in: float, p_out: float | None = None,
+                          exe=None):
+    """n random images through hwflow_accel (or the simulator `exe` of a variant of it) in
+    transfers of per_transfer images; checks every output beat, TLAST and TKEEP."""
     df = Dataflow.load(build_dir)
     sim = SimBackend(build_dir)
     c, first, last = sim.cfg, df.net.first, df.net.last
@@ -96,9 +95,10 @@ def _stream_through_accel(build_dir, n: int, per_transfer: int, seed: int, p: fl
     in_words = -(-c["in_width_padded"] // 32)
     padded = np.zeros((len(beats), in_words), np.uint32)
     padded[:, :beats.shape[1]] = beats
-    out, stats = rtlsim.run_sim(sim.exe, padded, n, c["in_beats_per_image"], c["out_beats_per_image"],
-                                out_width=c["out_width_padded"], seed=seed, p_in=p, p_out=p,
-                                cwd=build_dir / "rtl", images_per_transfer=per_transfer)
+    out, stats = rtlsim.run_sim(exe or sim.exe, padded, n, c["in_beats_per_image"], c["out_beats_per_image"],
+                                out_width=c["out_width_padded"], seed=seed, p_in=p_in,
+                                p_out=p_in if p_out is None else p_out, cwd=build_dir / "rtl",
+                                images_per_transfer=per_transfer)
     want = rtlsim.pack_beats(df.execute_hw(bits), last.out_elem_bits, last.out_epb)
     np.testing.assert_array_equal(out[:, :want.shape[1]], want)
     assert not out[:, want.shape[1]:].any()
@@ -106,7 +106,6 @@ def _stream_through_accel(build_dir, n: int, per_transfer: int, seed: int, p: fl
     ends = [min(t + per_transfer, n) * nf - 1 for t in range(0, n, per_transfer)]
     assert stats["out_tlast"] == ends
     assert stats["tkeep_ones_min"] == stats["tkeep_ones_max"] == c["out_width_padded"] // 8
-    return stats
 
 
 @pytest.mark.parametrize("per_transfer", [1, 2, 7])
@@ -139,17 +138,11 @@ def test_flag_queue_full_holds_the_input(mlp_build, tmp_path):
     sim = SimBackend(mlp_build)
     text = wrapper_verilog(sim.cfg, depth_log2=1)
     assert ".DEPTH_LOG2(1)" in text
-    (mlp_build / "accel_sim" / "hwflow_accel.v").write_text(text)
-    sim.exe = rtlsim.build_sim(mlp_build / "rtl", "hwflow_accel", sim.sources, tmp_path / "obj")
+    (tmp_path / "hwflow_accel.v").write_text(text)
+    sources = [*sim.sources[:-1], str(tmp_path / "hwflow_accel.v")]   # the wrapper comes last
+    exe = rtlsim.build_sim(mlp_build / "rtl", "hwflow_accel", sources, tmp_path / "obj")
     # the output stalls far more than the input: images pile up inside the network
-    bits = _hw_inputs(Dataflow.load(mlp_build), 20, 6)
-    df = Dataflow.load(mlp_build)
-    beats = rtlsim.pack_beats(bits, df.net.first.in_elem_bits, df.net.first.in_epb)
-    out, stats = rtlsim.run_sim(sim.exe, beats, 20, 16, 5, out_width=16, seed=6, p_in=1.0, p_out=0.1,
-                                cwd=mlp_build / "rtl", images_per_transfer=3)
-    want = rtlsim.pack_beats(df.execute_hw(bits), df.net.last.out_elem_bits, df.net.last.out_epb)
-    np.testing.assert_array_equal(out, want)
-    assert stats["out_tlast"] == [min(t + 3, 20) * 5 - 1 for t in range(0, 20, 3)]
+    _stream_through_accel(mlp_build, 20, 3, 6, p_in=1.0, p_out=0.1, exe=exe)
 
 
 @pytest.mark.parametrize("params", [

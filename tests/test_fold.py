@@ -98,12 +98,12 @@ def _brute_force_fastest(df, board, lut_share, bram_share) -> int:
     LUTs) whose estimate keeps to the budget: the optimum fold_max must find."""
     import itertools
 
-    from hwflow.fold import _choices
+    from hwflow.fold import _link, _placed_choices
     layers = [lay for lay in df.layers if lay.fold_choices()]
     first = df.net.first
-    io_cycles = -(-first.in_elems * first.in_elem_bits // IO_BITS[board.ps])
+    io_cycles = _link(df, board)[1]
     best = None
-    for combo in itertools.product(*[_choices(lay, IO_BITS[board.ps] if lay is first else None, True)
+    for combo in itertools.product(*[_placed_choices(lay, IO_BITS[board.ps] if lay is first else None)
                                      for lay in layers]):
         for lay, choice in zip(layers, combo):
             lay.set_folding(choice)
