@@ -39,7 +39,8 @@ MVAU_CASES = [(64, 100, 16, 5, True), (64, 100, 16, 5, False), (100, 36, 25, 3, 
               (9, 7, 1, 1, True)]
 # multi-bit input (MW, MH, SIMD, PE, IN_BITS, IN_SIGNED, ACC_BITS, thresholded)
 MVAU_MB_CASES = [(27, 16, 9, 4, 8, False, 14, True), (20, 6, 5, 3, 4, True, 9, False),
-                 (12, 5, 12, 5, 3, True, 7, True), (8, 4, 1, 1, 2, False, 6, False)]
+                 (12, 5, 12, 5, 3, True, 7, True), (8, 4, 1, 1, 2, False, 6, False),
+                 (60, 8, 30, 4, 3, True, 12, True)]  # 3-bit fields across 64-bit words
 # (NF, PE, IN_BITS, IN_SIGNED, NT, OUT_BITS)
 THRESHOLD_CASES = [(4, 3, 6, True, 3, 2), (1, 5, 4, False, 1, 1), (7, 1, 9, True, 7, 3)]
 # (NF, PE, IN_BITS, IN_SIGNED, IDX_BITS); narrow inputs make ties common

@@ -66,6 +66,10 @@ CASES = [
     pytest.param(32, 6, 8, 3, BIPOLAR, DataType["INT4"], 1, None, 0, id="int4-x-bipolar"),
     pytest.param(27, 4, 9, 2, DataType["UINT8"], DataType["INT3"], 0, None, 0, id="int3-x-uint8-dot"),
     pytest.param(20, 6, 5, 6, DataType["INT4"], DataType["INT8"], 3, DataType["UINT2"], 0, id="int8-x-int4"),
+    # bit planes (INT_FORM 2, the ROM holding planes): 2 x 2 bits, signed and unsigned inputs,
+    # and dot mode over SIMD 80 (a register inside the popcounts)
+    pytest.param(64, 8, 16, 4, DataType["INT2"], DataType["INT2"], 2, DataType["INT2"], -1, id="planes-ternary-x-int2"),
+    pytest.param(160, 4, 80, 2, DataType["UINT2"], DataType["INT2"], 0, None, 0, id="planes-ternary-x-uint2-dot"),
 ]
 
 
@@ -100,13 +104,15 @@ def _reference(layer, x):
 
 
 @pytest.mark.parametrize("mw,mh,simd,pe,in_dt,w_dt,nt,act,bias", CASES)
-def test_execute(mw, mh, simd, pe, in_dt, w_dt, nt, act, bias):
+def test_execute(mw, mh, simd, pe, in_dt, w_dt, nt, act, bias, request):
     layer = _layer(mw, mh, simd, pe, in_dt, w_dt, nt, act, bias)
     x = _values(in_dt, (80, mw), np.random.default_rng(1))
     got = layer.execute(x)
     np.testing.assert_array_equal(got, _reference(layer, x))
     assert len(np.unique(got)) > 1
-    assert not layer.binary and layer.rtl_instance()[1]["W_BITS"] == w_dt.bitwidth()
+    params = layer.rtl_instance()[1]
+    assert not layer.binary and params["W_BITS"] == w_dt.bitwidth()
+    assert params["INT_FORM"] == (2 if "planes" in request.node.callspec.id else 1)
 
 
 @pytest.mark.rtlsim
@@ -293,3 +299,18 @@ def test_per_channel_activation_scales_that_do_not_fold_are_named():
     model = _per_channel_graph(np.linspace(0.1, 0.37, 8), np.full(6, 0.3))
     with pytest.raises(HwflowError, match="fc1.*per-channel scales of its input do not fold"):
         streamline(model)
+
+
+@pytest.mark.rtlsim
+def test_rtl_core_bit_planes_of_bipolar_inputs(monkeypatch, tmp_path):
+    """The core's bit-plane form also takes bipolar inputs (a = 2x - 1, so pc(w_j) terms
+    enter); the flow keeps products there (fewer LUTs), so force the form to check it."""
+    need_verilator()
+    from hwflow.sim import RtlSim
+    monkeypatch.setattr(MVAU, "bit_planes", property(lambda self: not self.binary))
+    layer = _layer(48, 6, 16, 3, BIPOLAR, DataType["INT2"], 2, DataType["INT2"], -1)
+    assert layer.rtl_instance()[1]["INT_FORM"] == 2
+    x = _values(BIPOLAR, (100, 48), np.random.default_rng(4))
+    sim = RtlSim([layer], tmp_path / "rtl", top="hwflow_mvau_top")
+    for p in (1.0, 0.6):
+        np.testing.assert_array_equal(sim.run(x, seed=5, p_in=p, p_out=p).outputs, _reference(layer, x))

@@ -22,6 +22,11 @@ CASES = [
     pytest.param(40, 8, 8, 4, BIPOLAR, 2, DataType["INT2"], -1, id="xnor-int2-narrow"),
     pytest.param(27, 8, 3, 4, int_type(2, True), 2, DataType["INT2"], -1, id="int2-in-int2-out"),
     pytest.param(36, 6, 12, 2, int_type(8, False), 15, DataType["INT4"], -8, id="uint8-in-int4-out"),
+    # bit planes (INT_FORM 2): 2-4-bit inputs over SIMD >= 8, signed and unsigned; SIMD 96 > 64
+    # puts a register inside the popcounts
+    pytest.param(64, 8, 16, 4, int_type(2, True), 2, DataType["INT2"], -1, id="planes-int2-in"),
+    pytest.param(48, 6, 8, 3, int_type(2, False), 3, DataType["UINT2"], 0, id="planes-uint2-in"),
+    pytest.param(192, 4, 96, 2, int_type(4, True), 3, DataType["UINT2"], 0, id="planes-int4-in-wide"),
 ]
 
 

@@ -16,7 +16,7 @@ import pytest
 from hwflow import rtlsim
 from hwflow.errors import HwflowError
 
-from rtl_fixtures import (RTL, STALLS, assert_lint_clean, build, clog2, mvau_lint_params,  # noqa: F401
+from rtl_fixtures import (RTL, STALLS, assert_lint_clean, assert_lint_rejects, build, clog2, mvau_lint_params,  # noqa: F401
                           mvau_widths, verilator, write_mvau_mem)
 
 
@@ -153,6 +153,9 @@ LINT_CASES = [
     ("hwflow_mvau.v", mvau_lint_params(MW=784, MH=64, SIMD=49, PE=16, THRESH=0)),
     ("hwflow_mvau.v", mvau_lint_params(MW=1024, MH=4, SIMD=1024, PE=4, THRESH=1)),
     ("hwflow_mvau.v", mvau_lint_params(MW=8, MH=2, SIMD=1, PE=1, THRESH=1)),
+    # bit planes: 2 x 2 bits thresholded; 4-bit unsigned x bipolar weights, dot, SIMD > 64
+    ("hwflow_mvau.v", mvau_lint_params(MW=256, MH=8, SIMD=32, PE=4, THRESH=1, IN_BITS=2, W_BITS=2, INT_FORM=2)),
+    ("hwflow_mvau.v", mvau_lint_params(MW=576, MH=4, SIMD=96, PE=2, THRESH=0, IN_BITS=4, IN_SIGNED=0, INT_FORM=2)),
     ("hwflow_fifo.v", ["-GWIDTH=32", "-GDEPTH=2"]),
     ("hwflow_fifo.v", ["-GWIDTH=1", "-GDEPTH=33"]),
     ("hwflow_dwc.v", ["-GIW=49", "-GOW=16"]),
@@ -165,6 +168,12 @@ LINT_CASES = [
 @pytest.mark.parametrize("src,params", LINT_CASES, ids=lambda v: v if isinstance(v, str) else None)
 def test_lint(verilator, src, params):
     assert_lint_clean(verilator, *params, src)
+
+
+@pytest.mark.rtlsim
+def test_mvau_rejects_unknown_int_form(verilator):
+    params = mvau_lint_params(MW=64, MH=4, SIMD=16, PE=2, THRESH=1, IN_BITS=2, INT_FORM=3)
+    assert_lint_rejects(verilator, "hwflow_mvau", params, "INT_FORM_must_be_1_or_2")
 
 
 # --------------------------------------------------------------------------- packing (no tools)

@@ -48,6 +48,31 @@ ap_uint<clog2(N + 1)> popcount(const ap_uint<N>& x) {
 #endif
 }
 
+#ifdef HWFLOW_FAST_POPCOUNT
+// C simulation only: the N fields of B bits of x as integers, read 64 bits at a time.
+// mode 0: unsigned, 1: two's complement, 2: a bipolar bit (1 = +1, 0 = -1).
+template <unsigned N, unsigned B>
+void unpack_fields(const ap_uint<N * B>& x, int mode, long long out[N]) {
+    constexpr unsigned NB = N * B, NWORDS = (NB + 63) / 64;
+    unsigned long long words[NWORDS + 1];
+    for (unsigned k = 0; k < NWORDS; k++) {
+        const unsigned hi = (64 * k + 63 < NB) ? 64 * k + 63 : NB - 1;
+        words[k] = x.range(hi, 64 * k).to_uint64();
+    }
+    words[NWORDS] = 0;
+    const unsigned long long mask = (B >= 64) ? ~0ull : ((1ull << B) - 1);
+    for (unsigned s = 0; s < N; s++) {
+        const unsigned o = s * B, k = o / 64, b = o % 64;
+        unsigned long long f = words[k] >> b;
+        if (b + B > 64) f |= words[k + 1] << (64 - b);
+        f &= mask;
+        if (mode == 2) out[s] = f ? 1 : -1;
+        else if (mode == 1 && B < 64 && (f >> (B - 1))) out[s] = (long long)(f | ~mask);
+        else out[s] = (long long)f;
+    }
+}
+#endif
+
 }  // namespace hwflow
 
 #endif

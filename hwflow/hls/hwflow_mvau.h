@@ -150,6 +150,18 @@ void mvau_int_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
 #pragma HLS UNROLL
             const ap_uint<SIMD * W_BITS> w = weights[p][nf * SF + sf];
             ap_int<ACC_BITS> sum = (sf == 0) ? ap_int<ACC_BITS>(0) : acc[p];
+#ifdef HWFLOW_FAST_POPCOUNT
+            // C simulation: the same sum over plain ints (a per-element range() of a wide
+            // ap_uint made a CNV csim take minutes); ACC_BITS holds it, as for the loop below.
+            {
+                long long xs[SIMD], ws[SIMD];
+                unpack_fields<SIMD, IN_BITS>(x, IN_BITS == 1 ? 2 : (IN_SIGNED ? 1 : 0), xs);
+                unpack_fields<SIMD, W_BITS>(w, W_BITS == 1 ? 2 : 1, ws);
+                long long d = 0;
+                for (unsigned s = 0; s < SIMD; s++) d += xs[s] * ws[s];
+                sum += ap_int<ACC_BITS>(d);
+            }
+#else
             for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
                 const ap_uint<IN_BITS> raw = x.range(s * IN_BITS + IN_BITS - 1, s * IN_BITS);
@@ -161,6 +173,7 @@ void mvau_int_impl(hls::stream<ap_uint<SIMD * IN_BITS> >& in,
                 if (W_BITS == 1) sum += wraw[0] ? ap_int<IN_BITS + 2>(v) : ap_int<IN_BITS + 2>(-v);
                 else sum += ap_int<IN_BITS + W_BITS + 1>(v * ap_int<W_BITS>(wraw));
             }
+#endif
             acc[p] = sum;
             if (THRESH) o.range(p * OB + OB - 1, p * OB) = act_level<NT, OB, OUT_BIAS>(sum, thresh[p], nf * NT);
             else o.range(p * OB + OB - 1, p * OB) = ap_uint<OB>(sum);

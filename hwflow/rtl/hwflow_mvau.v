@@ -29,6 +29,9 @@
 // [(p*SIMD+s)*W_BITS +: W_BITS].  S3 becomes a signed adder tree of the products w_i*a_i
 // and the accumulator, thresholds (TW-bit two's complement) and the comparison are
 // signed; dot mode outputs acc itself.  Timing is the same NF*SF cycles per image.
+// INT_FORM = 2 computes the same sum from bit planes instead: one popcount of SIMD bits per
+// (input plane, weight plane) pair, shifted and signed, then added (one more S3 cycle); the
+// ROM then holds PE p's weight bit j of element s at [(p*W_BITS + j)*SIMD + s].
 // IN_BITS == W_BITS == 1 is the XNOR-popcount path above.
 `default_nettype none
 
@@ -41,6 +44,9 @@ module hwflow_mvau #(
   parameter integer IN_BITS = 1,
   parameter integer IN_SIGNED = 1,     // only read when IN_BITS > 1
   parameter integer W_BITS = 1,        // 1: weight bits (1 = +1); else two's complement integers
+  // Integer datapath form (the caller picks it, with the weight layout to match):
+  // 1 = products w_i*a_i in an adder tree, 2 = popcounts of bit-plane pairs
+  parameter integer INT_FORM = 1,
   // Widths come from the caller: hwflow computes them once (hwflow/layers/mvau.py) and
   // passes them to this core and to the HLS kernel alike.  The defaults fit the default
   // MW = 64 with 1-bit inputs: popcount 0..64 (7 bits), thresholds 0..65, 1-bit outputs.
@@ -79,9 +85,14 @@ module hwflow_mvau #(
   localparam integer TERMW = (W_BITS > 1) ? EW + W_BITS : EW;
   // Per-beat partial sum width: popcount, or a sum of SIMD terms.
   localparam integer PCW  = (MB != 0) ? TERMW + $clog2(SIMD) : $clog2(SIMD + 1);
+  // Bit planes: sum_i sum_j a_i*b_j*popcount(plane_i(x) & plane_j(w)), one popcount of SIMD
+  // bits per pair of planes.  Cheaper than SIMD multipliers and an adder tree of their
+  // products while there are few planes and many elements; far cheaper to simulate.
+  localparam integer PLANES = (MB != 0 && INT_FORM == 2) ? 1 : 0;
   // Subtrees this big get a register (multi-bit adders are wider, so cut sooner).
-  localparam integer REGN = (MB != 0) ? 16 : 64;
-  localparam integer POP_LAT = (SIMD > REGN) ? 1 : 0;
+  localparam integer REGN = (MB != 0 && PLANES == 0) ? 16 : 64;
+  // Extra S3 cycles: a register inside big trees; bit planes add one for combining the popcounts.
+  localparam integer POP_LAT = ((SIMD > REGN) ? 1 : 0) + PLANES;
   localparam integer SFW  = (SF > 1) ? $clog2(SF) : 1;
   localparam integer NFW  = (NF > 1) ? $clog2(NF) : 1;
   localparam integer WAW  = (NW > 1) ? $clog2(NW) : 1;
@@ -100,6 +111,9 @@ module hwflow_mvau #(
   generate
     if (ACC_W < ACC_MIN) begin : g_bad_acc
       hwflow_mvau_ILLEGAL_ACC_W_too_narrow_for_MW u_err ();
+    end
+    if (INT_FORM != 1 && INT_FORM != 2) begin : g_bad_form
+      hwflow_mvau_ILLEGAL_INT_FORM_must_be_1_or_2 u_err ();
     end
     if (THRESH != 0 && MB == 0 && TW < $clog2(MW + 2)) begin : g_bad_tw
       hwflow_mvau_ILLEGAL_TW_cannot_hold_0_to_MW_plus_1 u_err ();
@@ -218,6 +232,65 @@ module hwflow_mvau #(
           .y(pc3[p*PCW +: PCW])
         );
       end
+    end else if (PLANES != 0) begin : g_planes
+      // An element is a = sum_i A(i)*x_i + A0 over its bit planes x_i (bipolar: a = 2x - 1;
+      // two's complement: the top plane counts -2^(IN_BITS-1)), a weight likewise
+      // w = sum_j B(j)*w_j + B0.  So per PE
+      //   sum_s a_s*w_s = sum_ij A(i)B(j) pc(x_i & w_j) + A0 sum_j B(j) pc(w_j)
+      //                 + B0 sum_i A(i) pc(x_i) + A0*B0*SIMD,
+      // every term a constant (a power of two, signed) times a popcount, summed mod 2^PCW:
+      // the total fits PCW bits (as the product form's), so wrapped partial terms are exact.
+      localparam integer NI = IN_BITS, NJ = W_BITS;
+      localparam integer PW = $clog2(SIMD + 1);
+      localparam integer NX = (W_BITS == 1) ? NI : 0;          // pc(x_i) terms (B0 = -1)
+      localparam integer NWT = (IN_BITS == 1) ? NJ : 0;        // pc(w_j) terms (A0 = -1)
+      localparam integer NTERM = NI * NJ + NX + NWT;  // (A0*B0 != 0 only on the XNOR path)
+      wire [NI*SIMD-1:0] xpl;                                 // input planes, shared by the PEs
+      for (j = 0; j < NI; j = j + 1) begin : g_xpl
+        for (s = 0; s < SIMD; s = s + 1) begin : g_b
+          assign xpl[j*SIMD + s] = x2[s*IN_BITS + j];
+        end
+      end
+      // pc(x_i): registered like the PEs' popcounts (only with bipolar weights)
+      wire [NI*PW-1:0] pcx;
+      for (j = 0; j < NI; j = j + 1) begin : g_pcx
+        if (W_BITS == 1) begin : g_on
+          hwflow_mvau_popcount #(.N(SIMD), .W(PW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1)) u_pc (
+            .clk(ap_clk), .x(xpl[j*SIMD +: SIMD]), .y(pcx[j*PW +: PW]));
+        end else begin : g_off                                  // integer weights: B0 = 0
+          assign pcx[j*PW +: PW] = {PW{1'b0}};
+          wire unused_pcx = &{1'b0, pcx[j*PW +: PW]};
+        end
+      end
+      for (p = 0; p < PE; p = p + 1) begin : g_pe
+        wire [NJ*SIMD-1:0] wpl = w2[p*NJ*SIMD +: NJ*SIMD];   // the ROM holds planes
+        wire [NTERM*PCW-1:0] terms;
+        genvar i2;
+        for (i2 = 0; i2 < NI * NJ + NWT; i2 = i2 + 1) begin : g_t
+          // pairs (i, j) = (i2 / NJ, i2 % NJ), then the pc(w_j) terms
+          localparam integer PAIR = (i2 < NI * NJ) ? 1 : 0;
+          localparam integer I = (PAIR != 0) ? i2 / NJ : 0, J = (PAIR != 0) ? i2 % NJ : i2 - NI * NJ;
+          localparam integer AI_NEG = (IN_BITS > 1 && IN_SIGNED != 0 && I == IN_BITS - 1) ? 1 : 0;
+          localparam integer BJ_NEG = (W_BITS > 1 && J == W_BITS - 1) ? 1 : 0;
+          // A(i) = 2 (bipolar) or +-2^i; pc(w_j) terms carry A0 = -1 instead of A(i)
+          localparam integer SH = ((PAIR != 0) ? ((IN_BITS == 1) ? 1 : I) : 0) + ((W_BITS == 1) ? 1 : J);
+          localparam integer NEG = (PAIR != 0) ? (AI_NEG ^ BJ_NEG) : (1 ^ BJ_NEG);
+          wire [SIMD-1:0] m = (PAIR != 0) ? (xpl[I*SIMD +: SIMD] & wpl[J*SIMD +: SIMD]) : wpl[J*SIMD +: SIMD];
+          wire [PW-1:0] c;
+          hwflow_mvau_popcount #(.N(SIMD), .W(PW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1)) u_pc (
+            .clk(ap_clk), .x(m), .y(c));
+          wire [PCW-1:0] v = {{(PCW-PW){1'b0}}, c} << SH;
+          assign terms[i2*PCW +: PCW] = (NEG != 0) ? -v : v;
+        end
+        for (i2 = 0; i2 < NX; i2 = i2 + 1) begin : g_tx
+          // B0 = -1: -A(i) pc(x_i)
+          localparam integer AI_NEG = (IN_BITS > 1 && IN_SIGNED != 0 && i2 == IN_BITS - 1) ? 1 : 0;
+          wire [PCW-1:0] v = {{(PCW-PW){1'b0}}, pcx[i2*PW +: PW]} << ((IN_BITS == 1) ? 1 : i2);
+          assign terms[(NI*NJ + NWT + i2)*PCW +: PCW] = (AI_NEG != 0) ? v : -v;
+        end
+        hwflow_mvau_sumtree #(.N(NTERM), .IW(PCW), .W(PCW), .REGN(NTERM), .PARENT_N(0), .ROOT_REG(1))
+          u_sum (.clk(ap_clk), .x(terms), .y(pc3[p*PCW +: PCW]));
+      end
     end else begin : g_mult
       for (p = 0; p < PE; p = p + 1) begin : g_pe
         wire [SIMD*TERMW-1:0] terms;
@@ -248,14 +321,20 @@ module hwflow_mvau #(
   reg [NFW-1:0]     n3;
   generate
     if (POP_LAT != 0) begin : g_meta_mid
-      reg           vm, fm, lm;
-      reg [NFW-1:0] nm;
+      localparam integer MDW = NFW + 2;
+      reg [POP_LAT-1:0]     vm;
+      reg [POP_LAT*MDW-1:0] mm;
+      integer k;
       always @(posedge ap_clk) begin
-        if (!ap_rst_n) vm <= 1'b0; else vm <= v2;
-        fm <= f2; lm <= l2; nm <= n2;
-        f3 <= fm; l3 <= lm; n3 <= nm;
+        if (!ap_rst_n) vm[0] <= 1'b0; else vm[0] <= v2;
+        mm[0 +: MDW] <= {n2, l2, f2};
+        for (k = 1; k < POP_LAT; k = k + 1) begin
+          if (!ap_rst_n) vm[k] <= 1'b0; else vm[k] <= vm[k-1];
+          mm[k*MDW +: MDW] <= mm[(k-1)*MDW +: MDW];
+        end
+        {n3, l3, f3} <= mm[(POP_LAT-1)*MDW +: MDW];
       end
-      always @(posedge ap_clk) if (!ap_rst_n) v3 <= 1'b0; else v3 <= vm;
+      always @(posedge ap_clk) if (!ap_rst_n) v3 <= 1'b0; else v3 <= vm[POP_LAT-1];
     end else begin : g_meta_direct
       always @(posedge ap_clk) begin
         f3 <= f2; l3 <= l2; n3 <= n2;
