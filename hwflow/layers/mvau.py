@@ -77,8 +77,8 @@ class MVAU(Layer):
     @property
     def bit_planes(self) -> bool:
         """The integer datapath as popcounts of bit-plane pairs (hwflow_mvau.v INT_FORM 2), not
-        products: for narrow multi-bit inputs over many elements, where Yosys counts it equal
-        or smaller (2-bit x 1-bit: +4% LUT, 2 x 2: -18%) and Verilator runs it 2-4x faster.
+        products: for narrow multi-bit inputs over many elements, where Yosys counts it about equal
+        (2-bit x 1-bit: +4% LUT, 2 x 2: -18%) and Verilator runs it 2-5x faster.
         Bipolar inputs keep the products (1 x 2 bits: +12% LUT by planes)."""
         return not self.binary and self.in_bits >= 2 and self.in_bits * self.w_bits <= 4 and self.simd >= 8
 

@@ -245,6 +245,8 @@ module hwflow_mvau #(
       localparam integer NX = (W_BITS == 1) ? NI : 0;          // pc(x_i) terms (B0 = -1)
       localparam integer NWT = (IN_BITS == 1) ? NJ : 0;        // pc(w_j) terms (A0 = -1)
       localparam integer NTERM = NI * NJ + NX + NWT;  // (A0*B0 != 0 only on the XNOR path)
+      // the input plane whose A(i) is negative: a two's complement input's top one (else none)
+      localparam integer NEG_PLANE = (IN_BITS > 1 && IN_SIGNED != 0) ? IN_BITS - 1 : -1;
       wire [NI*SIMD-1:0] xpl;                                 // input planes, shared by the PEs
       for (j = 0; j < NI; j = j + 1) begin : g_xpl
         for (s = 0; s < SIMD; s = s + 1) begin : g_b
@@ -270,7 +272,7 @@ module hwflow_mvau #(
           // pairs (i, j) = (i2 / NJ, i2 % NJ), then the pc(w_j) terms
           localparam integer PAIR = (i2 < NI * NJ) ? 1 : 0;
           localparam integer I = (PAIR != 0) ? i2 / NJ : 0, J = (PAIR != 0) ? i2 % NJ : i2 - NI * NJ;
-          localparam integer AI_NEG = (IN_BITS > 1 && IN_SIGNED != 0 && I == IN_BITS - 1) ? 1 : 0;
+          localparam integer AI_NEG = (I == NEG_PLANE) ? 1 : 0;
           localparam integer BJ_NEG = (W_BITS > 1 && J == W_BITS - 1) ? 1 : 0;
           // A(i) = 2 (bipolar) or +-2^i; pc(w_j) terms carry A0 = -1 instead of A(i)
           localparam integer SH = ((PAIR != 0) ? ((IN_BITS == 1) ? 1 : I) : 0) + ((W_BITS == 1) ? 1 : J);
@@ -284,7 +286,7 @@ module hwflow_mvau #(
         end
         for (i2 = 0; i2 < NX; i2 = i2 + 1) begin : g_tx
           // B0 = -1: -A(i) pc(x_i)
-          localparam integer AI_NEG = (IN_BITS > 1 && IN_SIGNED != 0 && i2 == IN_BITS - 1) ? 1 : 0;
+          localparam integer AI_NEG = (i2 == NEG_PLANE) ? 1 : 0;
           wire [PCW-1:0] v = {{(PCW-PW){1'b0}}, pcx[i2*PW +: PW]} << ((IN_BITS == 1) ? 1 : i2);
           assign terms[(NI*NJ + NWT + i2)*PCW +: PCW] = (AI_NEG != 0) ? v : -v;
         end
