@@ -64,10 +64,12 @@ class _StreamFile:
         self.f.close()
 
 
-def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | None = None) -> list[LayerCheck]:
+def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *,
+                 jobs: int | None = None) -> tuple[list[LayerCheck], np.ndarray | None]:
     """Simulate every layer of a stream graph (or chain) alone on its own inputs (the numpy
     model's stream into it), with random stalls and at full speed; name the first layer
-    whose output differs."""
+    whose output differs.  Returns the checks and, when the numpy model ran on all of x
+    (it does while some layer is checked on every image), the network's outputs for x."""
     from hwflow.codegen_rtl import write_rtl
     from hwflow.sim import RtlSim
     net = StreamGraph.of(net)
@@ -82,7 +84,7 @@ def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | No
         # Verilator builds run while numpy computes the expected streams.
         builds = [pool.submit(RtlSim, [layer], rtl_dir, top, write=False, sources=src, jobs=1)
                   for layer, top, src in zip(layers, tops, sources)]
-        files = _expected_streams(net, layers, x, counts, Path(td))
+        files, net_out = _expected_streams(net, layers, x, counts, Path(td))
         sims = [b.result() for b in builds]
         runs = []
         for i, (sim, layer, n) in enumerate(zip(sims, layers, counts)):
@@ -108,17 +110,23 @@ def check_layers(net, rtl_dir: Path, x: np.ndarray, seed: int, *, jobs: int | No
     from hwflow.sim import initiation_interval
     checks = {layer.name: LayerCheck(layer.name, n, initiation_interval(results[i]["last_out"]))
               for i, (layer, n) in enumerate(zip(layers, counts))}
-    return [checks.get(layer.name) for layer in net.layers]
+    return [checks.get(layer.name) for layer in net.layers], net_out
 
 
-def _expected_streams(net, layers: list, x: np.ndarray, counts: list[int], td: Path) -> list[tuple[Path, Path]]:
+def _expected_streams(net, layers: list, x: np.ndarray, counts: list[int],
+                      td: Path) -> tuple[list[tuple[Path, Path]], np.ndarray | None]:
     """One pass of the numpy model over x in chunks: per checked layer, its input beats and
-    its expected output beats (first counts[i] images) as files."""
+    its expected output beats (first counts[i] images) as files; and the network's outputs
+    when the pass covered all of x (None otherwise)."""
     net = StreamGraph.of(net)
+    last = net.last if len(net.outputs) == 1 and net.outs(net.last)[0] == net.outputs[0] else None
+    net_out = []
     index = {layer.name: i for i, layer in enumerate(layers)}
     ins = [_StreamFile(td / f"{i}.in", la.in_elem_bits, la.in_epb) for i, la in enumerate(layers)]
     want = [_StreamFile(td / f"{i}.want", la.out_elem_bits, la.out_epb) for i, la in enumerate(layers)]
     for s, layer, y_in, y_out in walk_chunks(net, x, max(counts)):
+        if layer is last:
+            net_out.append(y_out)
         if layer.name not in index:
             continue
         i = index[layer.name]
@@ -127,7 +135,8 @@ def _expected_streams(net, layers: list, x: np.ndarray, counts: list[int], td: P
         want[i].append(y_out[:keep])
     for f in ins + want:
         f.close()
-    return [(a.path, b.path) for a, b in zip(ins, want)]
+    covered = last is not None and max(counts) == len(x) and len(x) > 0
+    return [(a.path, b.path) for a, b in zip(ins, want)], np.concatenate(net_out) if covered else None
 
 
 def _first_difference(got_path: Path, want_path: Path, layer) -> str | None:

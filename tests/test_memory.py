@@ -61,7 +61,7 @@ def test_per_layer_expected_streams_stay_bounded(cnv, tmp_path):
     n = 600
     x = random_hw_inputs(cnv.layers[0], (n, cnv.layers[0].in_elems), 1)
     counts = [n] * len(cnv.layers)
-    files, peak = _peak(lambda: _expected_streams(cnv.layers, cnv.layers, x, counts, tmp_path))
+    (files, net_out), peak = _peak(lambda: _expected_streams(cnv.layers, cnv.layers, x, counts, tmp_path))
     assert peak < BOUND, f"expected streams peaked at {peak / 2**20:.0f} MB"
     # the files hold exactly the packed streams: check the first layer's and the last's
     first, last = cnv.layers[0], cnv.layers[-1]
@@ -71,6 +71,8 @@ def test_per_layer_expected_streams_stay_bounded(cnv, tmp_path):
     np.testing.assert_array_equal(
         rtlsim.unpack_beats(got_out, last.out_elem_bits, last.out_epb, last.out_elems, last.out_signed),
         cnv.execute_hw(x))
+    # the pass covered every image, so it also hands back the network's outputs
+    np.testing.assert_array_equal(net_out, cnv.execute_hw(x))
 
 
 @pytest.mark.slow

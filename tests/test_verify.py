@@ -24,7 +24,18 @@ def test_first_disagreeing_layer_is_named(tmp_path, monkeypatch):
         t = None if last else rng.integers(mw // 2 - 2, mw // 2 + 3, mh)
         layers.append(MVAU(f"mvau{i}", rng.integers(0, 2, (mh, mw), dtype=np.uint8), t, pe=4, simd=8))
     x = rng.integers(0, 2, (80, sizes[0]))
-    assert [c.images for c in check_layers(layers, tmp_path / "ok", x, seed=1)] == [80, 80, 80]
+    checks, net_out = check_layers(layers, tmp_path / "ok", x, seed=1)
+    assert [c.images for c in checks] == [80, 80, 80]
+    # the numpy pass ran every image, so it hands back the network's outputs for the whole-network check
+    want = x
+    for layer in layers:
+        want = layer.execute(want)
+    np.testing.assert_array_equal(net_out, want)
+    # with every layer checked on fewer images the pass stops short: no outputs, not partial ones
+    monkeypatch.setattr("hwflow.verify.layer_images", lambda layer, n: 40)
+    checks, net_out = check_layers(layers, tmp_path / "ok", x, seed=1)
+    assert [c.images for c in checks] == [40, 40, 40] and net_out is None
+    monkeypatch.undo()
 
     # the RTL of mvau1 gets one neuron's weights inverted: the numpy model keeps the originals
     bad = layers[1]
