@@ -176,6 +176,9 @@ def build_sim(rtl_dir, top: str, sources: Sequence[str], out_dir, extra_args: It
     make = ["make", "--no-print-directory", "-f", mk, f"-j{max(1, int(jobs))}", *_MAKE_VARS,
             f"PYTHON3={sys.executable}"]
     cached = _restore_runtime(mdir, make, env) if lib_cache else None
+    pch = _verilated_pch(mdir, mk, env) if lib_cache else None
+    if pch is not None:
+        make.append(f"USER_CPPFLAGS=-include {pch}")
     r = subprocess.run(make, cwd=mdir, env=env, capture_output=True, text=True)
     log += "$ " + " ".join(make) + "\n" + r.stdout + r.stderr
     log_path.write_text(log)
@@ -244,6 +247,60 @@ def _store_runtime(mdir: Path, key_dir: Path, names: list[str]) -> None:
             os.replace(tmp, key_dir / (n + ".o"))  # atomic: concurrent builds are safe
     except OSError:
         pass  # the cache is an optimisation only
+
+
+# Every simulator compiles verilated.h twice (its model and the harness), ~1 s each; a
+# precompiled header, made once per compiler and flags, saves both.  GCC only: it uses
+# FILE.h.gch for `-include FILE.h` when the flags match and the text header otherwise.
+_PCH_MK = """include {mk}
+.PHONY: hwflow_pch
+hwflow_pch:
+\t$(CXX) $(OPT_FAST) $(CXXFLAGS) $(CPPFLAGS) -x c++-header $(HWFLOW_PCH_H) -o $(HWFLOW_PCH_OUT)
+"""
+
+
+def _verilated_pch(mdir: Path, mk: str, env: dict) -> Path | None:
+    """The cached precompiled verilated.h for this model's compile flags (made on first use),
+    as the header to -include; None where it cannot be had (not GCC, or it failed)."""
+    classes = "".join(p.read_text() for p in mdir.glob("*_classes.mk"))
+    if "VM_PARALLEL_BUILDS = 1" in classes:
+        return None  # a big model: Verilator precompiles the header itself, which ours would break
+    cxx = subprocess.run(["c++", "--version"], capture_output=True, text=True)
+    if cxx.returncode != 0 or "Free Software Foundation" not in cxx.stdout:
+        return None
+    (mdir / "hwflow_pch.mk").write_text(_PCH_MK.format(mk=mk))
+    pch_make = ["make", "--no-print-directory", "-f", "hwflow_pch.mk", *_MAKE_VARS, f"PYTHON3={sys.executable}",
+                "hwflow_pch"]
+    r = subprocess.run([*pch_make, "-n", "HWFLOW_PCH_H=H", "HWFLOW_PCH_OUT=OUT"], cwd=mdir, env=env,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    h = hashlib.sha256(r.stdout.encode() + cxx.stdout.encode())
+    header = Path(env.get("VERILATOR_ROOT", "")) / "include" / "verilated.h"
+    if header.is_file():
+        h.update(f"{header}:{header.stat().st_size}:{header.stat().st_mtime_ns}".encode())
+    key_dir = _cache_root() / f"pch-{h.hexdigest()[:24]}"
+    hdr = key_dir / "hwflow_verilated.h"
+    gch = key_dir / "hwflow_verilated.h.gch"
+    if gch.is_file():
+        return hdr
+    try:
+        key_dir.mkdir(parents=True, exist_ok=True)
+        if not hdr.is_file():
+            tmp = key_dir / f".h.{os.getpid()}"
+            tmp.write_text('#include "verilated.h"\n')
+            os.replace(tmp, hdr)
+        tmp = key_dir / f".gch.{os.getpid()}"
+        r = subprocess.run([*pch_make, f"HWFLOW_PCH_H={hdr}", f"HWFLOW_PCH_OUT={tmp}"], cwd=mdir, env=env,
+                           capture_output=True, text=True)
+        if r.returncode != 0 or not tmp.is_file():
+            return None
+        os.replace(tmp, gch)  # atomic: a concurrent build sees the whole file or none
+        for dep in key_dir.glob("*.d"):  # -MMD's dependency list, not needed here
+            dep.unlink(missing_ok=True)
+    except OSError:
+        return None  # the cache is an optimisation only
+    return hdr
 
 
 # --------------------------------------------------------------------------- run
