@@ -12,11 +12,11 @@ bits [i*W +: W], valid[i], ready[i]).
 
 from __future__ import annotations
 
-import shutil
 from importlib.resources import files
 from pathlib import Path
 
 from hwflow.layers import all_rtl_cores
+from hwflow.layers.memfiles import write_if_changed
 from hwflow.streams import FIFO_DEPTH, StreamGraph, fifo_depth_for
 
 CORES = all_rtl_cores()
@@ -128,12 +128,11 @@ def write_rtl(net, out: Path, top: str = "hwflow_top", fifo_depth: int = FIFO_DE
     net = StreamGraph.of(net)
     out.mkdir(parents=True, exist_ok=True)
     rtl = files("hwflow") / "rtl"
-    for core in CORES:
-        with (rtl / core).open("rb") as src, open(out / core, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+    for core in CORES:  # unchanged files stay as they are (a simulator may be building from them)
+        write_if_changed(out / core, (rtl / core).read_bytes())
     for layer in net.layers:
         layer.write_rtl_data(out)
     if depths is None:
         depths = net.fifo_depths()
-    (out / f"{top}.v").write_text(top_verilog(net, top, fifo_depth, depths))
+    write_if_changed(out / f"{top}.v", top_verilog(net, top, fifo_depth, depths).encode())
     return list(CORES) + [f"{top}.v"]

@@ -164,11 +164,9 @@ def first_mismatch(got: np.ndarray, want: np.ndarray) -> str:
     return f"first at image {img}, output {e}: {got[img, e]} vs {want[img, e]}"
 
 
-def check_network(layers, rtl_dir: Path, x: np.ndarray, want: np.ndarray, seed: int):
-    """The whole network on every check image, under random stalls and at full speed (in
-    parallel); returns the full-speed SimResult (its cycles are the network's)."""
-    from hwflow.sim import RtlSim
-    sim = RtlSim(layers, rtl_dir)
+def check_network(sim, x: np.ndarray, want: np.ndarray, seed: int):
+    """The whole network (a built RtlSim) on every check image, under random stalls and at
+    full speed (in parallel); returns the full-speed SimResult (its cycles are the network's)."""
     with ThreadPoolExecutor(2) as pool:
         stalled = pool.submit(sim.run, x, seed=seed, p_in=0.7, p_out=0.6)
         full = pool.submit(sim.run, x)

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    """A ROM file, one word per line; left alone when it already holds them, so a simulator
+    being built from the folder never reads a file half rewritten with the same words."""
+    write_if_changed(path, ("\n".join(lines) + "\n").encode())
+
+
+def write_if_changed(path: Path, data: bytes) -> None:
+    if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
+        path.write_bytes(data)
 
 
 def element_bits(values: np.ndarray, elem_bits: int) -> np.ndarray:

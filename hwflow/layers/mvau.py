@@ -25,7 +25,7 @@ from qonnx.core.datatype import DataType
 
 from hwflow.errors import HwflowError
 from hwflow.layers.base import BIPOLAR, Layer, StreamType, clog2, divisors, int_type
-from hwflow.layers.memfiles import c_array, c_literal, element_bits, hex_words, row_values
+from hwflow.layers.memfiles import c_array, c_literal, element_bits, hex_words, row_values, write_lines
 
 
 def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
@@ -271,9 +271,9 @@ class MVAU(Layer):
         return hex_words(self.hw_thresholds().reshape(self.nf, self.pe * self.nt), self.thresh_bits)
 
     def write_rtl_data(self, out: Path) -> None:
-        (out / f"{self.name}_weights.mem").write_text("\n".join(self.weight_words()) + "\n")
+        write_lines(out / f"{self.name}_weights.mem", self.weight_words())
         if self.thresholds is not None:
-            (out / f"{self.name}_thresh.mem").write_text("\n".join(self.threshold_words()) + "\n")
+            write_lines(out / f"{self.name}_thresh.mem", self.threshold_words())
 
     def fifo_depth(self) -> int:
         # it reads its input only during its first neuron fold: hold a whole input vector

@@ -14,7 +14,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 
 from hwflow.layers.base import BIPOLAR, ChannelFolded, Layer, StreamType
-from hwflow.layers.memfiles import c_array, hex_words
+from hwflow.layers.memfiles import c_array, hex_words, write_lines
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Threshold(ChannelFolded, Layer):
     def write_rtl_data(self, out: Path) -> None:
         # line cf holds T[cf*PE+p][j] at bits [(p*NT+j)*TW +: TW]
         rows = self.hw_thresholds().reshape(self.ch // self.pe, self.pe * self.nt)
-        (out / f"{self.name}_thresh.mem").write_text("\n".join(hex_words(rows, self.thresh_bits)) + "\n")
+        write_lines(out / f"{self.name}_thresh.mem", hex_words(rows, self.thresh_bits))
 
     def hls_code(self, ident: str) -> tuple[list[str], list[str]]:
         nf = self.ch // self.pe
