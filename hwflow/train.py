@@ -20,14 +20,14 @@ from hwflow.errors import HwflowError
 # (the model's, see zoo.default_dropout), weight clipping to [-1, 1] after every step and
 # Adam without weight decay; its lr 0.02 halved every 40 of 1000 epochs becomes a cosine
 # decay over our 10-40 epochs (lr 0.02 measured no better than 0.01 here).  Measured
-# (benchmarks/train_zoo.py, train/test %, seeds 0-2): dropout shrinks the train/test gap to
-# that of plain Brevitas (its BNN-PYNQ FC and trainer settings) at about its test accuracy --
-# tfc-w1a1 on digits 98.1/91.7 (no dropout 99.8/90.9, Brevitas 96.1/92.0), on 8k/2k
-# Fashion-MNIST in 10 epochs 81.0/76.3 (85.6/77.7, Brevitas 79.7/75.9).  On all 60k
-# Fashion-MNIST images TFC underfits instead: dropout needs 20 epochs to reach 80.7% (79.9% in
-# 10) and still costs 0.6-1.9 points against no dropout (tfc-w1a1/w1a2/w2a2 80.7/84.4/84.9
-# vs 81.3/86.0/86.8, Brevitas 78.4/83.2/84.0), so the 60k-image sets train without dropout
-# in 10 epochs (--dropout 0.2 --epochs 20 gives the recipe).  MNIST takes the Fashion-MNIST
+# (benchmarks/train_zoo.py, train/test %, seeds 0-2, BatchNorm re-estimated): dropout shrinks the
+# train/test gap to about that of plain Brevitas (its BNN-PYNQ FC and trainer settings) at about
+# its test accuracy -- tfc-w1a1 on digits 97.9/91.3 (no dropout 99.8/91.3, Brevitas 96.1/92.0),
+# on 8k/2k Fashion-MNIST in 10 epochs 81.2/76.6 (85.5/77.5, Brevitas 79.7/75.9).  On all 60k
+# Fashion-MNIST images (20 epochs, seed 0) TFC underfits instead: dropout costs 0.7-1.6 points
+# against no dropout (tfc-w1a1/w1a2/w2a2 80.6/84.7/85.0 vs 81.3/85.9/86.6, Brevitas
+# 78.4/83.2/84.0), so the 60k-image sets train without dropout in 10 epochs (--dropout 0.2
+# --epochs 20 gives the recipe).  MNIST takes the Fashion-MNIST
 # settings (no MNIST files here to measure them on).
 DEFAULTS = {
     "digits": {"epochs": 40, "batch_size": 64, "lr": 0.01},
