@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import sys
 import tempfile
 from pathlib import Path
@@ -242,7 +243,7 @@ def _store_runtime(mdir: Path, key_dir: Path, names: list[str]) -> None:
     try:
         key_dir.mkdir(parents=True, exist_ok=True)
         for n in names:
-            tmp = key_dir / f".{n}.o.{os.getpid()}"
+            tmp = key_dir / f".{n}.o.{os.getpid()}.{threading.get_ident()}"
             shutil.copyfile(mdir / (n + ".o"), tmp)
             os.replace(tmp, key_dir / (n + ".o"))  # atomic: concurrent builds are safe
     except OSError:
@@ -286,11 +287,13 @@ def _verilated_pch(mdir: Path, mk: str, env: dict) -> Path | None:
         return hdr
     try:
         key_dir.mkdir(parents=True, exist_ok=True)
+        # temporary names unique per process and thread: the per-layer builds run in threads
+        tag = f"{os.getpid()}.{threading.get_ident()}"
         if not hdr.is_file():
-            tmp = key_dir / f".h.{os.getpid()}"
+            tmp = key_dir / f".h.{tag}"
             tmp.write_text('#include "verilated.h"\n')
             os.replace(tmp, hdr)
-        tmp = key_dir / f".gch.{os.getpid()}"
+        tmp = key_dir / f".gch.{tag}"
         r = subprocess.run([*pch_make, f"HWFLOW_PCH_H={hdr}", f"HWFLOW_PCH_OUT={tmp}"], cwd=mdir, env=env,
                            capture_output=True, text=True)
         if r.returncode != 0 or not tmp.is_file():

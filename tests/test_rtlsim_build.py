@@ -4,6 +4,7 @@ cache); a precompiled header the compiler cannot use is passed over, never trust
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -25,12 +26,16 @@ def test_simulators_share_a_precompiled_verilated_h(tmp_path, monkeypatch):
     layer = MVAU("m", rng.integers(0, 2, (8, 32), dtype=np.uint8), rng.integers(12, 20, 8), pe=2, simd=8)
     x = rng.integers(0, 2, (20, 32))
 
-    sim = RtlSim([layer], tmp_path / "a")
+    # two builds at once on an empty cache (the build's per-layer simulators are built in threads)
+    with ThreadPoolExecutor(2) as pool:
+        sim, twin = pool.map(lambda d: RtlSim([layer], tmp_path / d), ["a", "a2"])
     (gch,) = (tmp_path / "cache").rglob("hwflow_verilated.h.gch")
+    assert not [p.name for p in gch.parent.iterdir() if p.name.startswith(".")]  # no temporary left
     header = gch.with_suffix("")
     log = (sim.obj_dir / "build.log").read_text()
     assert log.count(f"-include {header}") >= 2  # the model and the harness
-    np.testing.assert_array_equal(sim.run(x, p_in=0.5, p_out=0.5).outputs, layer.execute(x))
+    for s in (sim, twin):
+        np.testing.assert_array_equal(s.run(x, p_in=0.5, p_out=0.5).outputs, layer.execute(x))
 
     # a second simulator finds it in the cache and makes no other
     RtlSim([layer], tmp_path / "b")
