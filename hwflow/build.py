@@ -214,7 +214,8 @@ def _rtl_steps(df: Dataflow, out: Path, bits: np.ndarray, ints: np.ndarray, gold
         with progress.step(f"rtlsim the whole network on {len(hw_bits)} images (random stalls, then full speed)"):
             if want is None:  # the per-layer pass stopped short of the last images: finish them here
                 want = np.concatenate([ints, df.execute_hw(hw_bits[len(bits):])])
-            sim = _failing_in(out, check_network, _failing_in(out, net_sim.result), hw_bits, want, opts.stall_seed)
+            net = _failing_in(out, net_sim.result)  # a compile error names the kept build too
+            sim = _failing_in(out, check_network, net, hw_bits, want, opts.stall_seed)
     verified["rtlsim_vs_dataflow"] = True
     verified["rtlsim_vs_qonnx"] = float_error(df.run_tail(sim.outputs[:len(bits)]), golden) <= FLOAT_TOL
     return sim, layer_cycles

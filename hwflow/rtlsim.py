@@ -11,6 +11,7 @@ bit ``j`` of the beat being bit ``j % 32`` of word ``j // 32``.  :func:`pack_bea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import importlib.util
@@ -210,6 +211,12 @@ def _runtime_objs(mdir: Path) -> list[str]:
     return names
 
 
+@functools.cache
+def _cxx_version() -> str:
+    """`c++ --version` (a cache key for compiled objects); asked once per process."""
+    return subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout
+
+
 def _restore_runtime(mdir: Path, make: list[str], env: dict):
     """Copy cached runtime objects into mdir; returns (key_dir, names) to store later."""
     names = _runtime_objs(mdir)
@@ -222,8 +229,7 @@ def _restore_runtime(mdir: Path, make: list[str], env: dict):
         return None
     cmds = [ln for ln in r.stdout.splitlines() if ln.strip() and not ln.startswith("make")]
     h = hashlib.sha256("\n".join(cmds).encode())
-    cxx = subprocess.run(["c++", "--version"], capture_output=True, text=True)
-    h.update(cxx.stdout.encode())
+    h.update(_cxx_version().encode())
     inc = Path(env.get("VERILATOR_ROOT", "")) / "include"
     for n in names:
         src = inc / (n + ".cpp")
@@ -266,8 +272,7 @@ def _verilated_pch(mdir: Path, mk: str, env: dict) -> Path | None:
     classes = "".join(p.read_text() for p in mdir.glob("*_classes.mk"))
     if "VM_PARALLEL_BUILDS = 1" in classes:
         return None  # a big model: Verilator precompiles the header itself, which ours would break
-    cxx = subprocess.run(["c++", "--version"], capture_output=True, text=True)
-    if cxx.returncode != 0 or "Free Software Foundation" not in cxx.stdout:
+    if "Free Software Foundation" not in _cxx_version():
         return None
     (mdir / "hwflow_pch.mk").write_text(_PCH_MK.format(mk=mk))
     pch_make = ["make", "--no-print-directory", "-f", "hwflow_pch.mk", *_MAKE_VARS, f"PYTHON3={sys.executable}",
@@ -276,7 +281,7 @@ def _verilated_pch(mdir: Path, mk: str, env: dict) -> Path | None:
                        capture_output=True, text=True)
     if r.returncode != 0:
         return None
-    h = hashlib.sha256(r.stdout.encode() + cxx.stdout.encode())
+    h = hashlib.sha256((r.stdout + _cxx_version()).encode())
     header = Path(env.get("VERILATOR_ROOT", "")) / "include" / "verilated.h"
     if header.is_file():
         h.update(f"{header}:{header.stat().st_size}:{header.stat().st_mtime_ns}".encode())
