@@ -76,7 +76,7 @@ def build(verilator, tmp_path_factory):
     def get(top: str, **params) -> Path:
         key = (top, tuple(sorted(params.items())))
         if key not in cache:
-            name = top + "".join(f"_{k}{v}" for k, v in sorted(params.items()))
+            name = top + "".join(f"_{k}{v}" for k, v in sorted(params.items())).replace('"', "")
             cache[key] = rtlsim.build_sim(RTL, top, [f"{top}.v"], root / name,
                                           [f"-G{k}={v}" for k, v in params.items()])
         return cache[key]

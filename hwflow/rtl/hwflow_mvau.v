@@ -12,7 +12,8 @@
 //   issue  counters (nf, sf, weight address); stalls only for input data (nf == 0)
 //          or for output-queue credit (on the last sf of a fold)
 //   S1     weight ROM read (registered: BRAM/LUTROM), input/buffer word registered
-//   S2     second register on both (lets synthesis use the BRAM output register)
+//   S2     second register on both (lets synthesis use the BRAM output register); a binary
+//          ROM in LUTs is read here instead, XNORed with the input in the same LUT
 //   S3     XNOR + popcount per PE (registered; +1 cycle inside the tree for SIMD > 64)
 //   S4     accumulate over sf; threshold ROM read for the finished fold
 //   queue  compare (or 2*pc - MW) and write into a small output queue
@@ -60,9 +61,8 @@ module hwflow_mvau #(
   parameter integer OUT_BIAS = 0,
   parameter WEIGHT_FILE = "weights.mem",
   parameter THRESH_FILE = "thresh.mem",
-  /* verilator lint_off UNUSEDPARAM */  // only read by the rom_style attribute (synthesis)
+  // the weight ROM's home: "block", "distributed" (LUTs) or "auto" (the tool's choice)
   parameter RAM_STYLE = "auto"
-  /* verilator lint_on UNUSEDPARAM */
 ) (
   input  wire                   ap_clk,
   input  wire                   ap_rst_n,
@@ -79,6 +79,10 @@ module hwflow_mvau #(
   localparam integer XW   = SIMD * IN_BITS;          // input word
   localparam integer MB   = (IN_BITS > 1 || W_BITS > 1) ? 1 : 0;   // integer (signed) datapath
   localparam integer WW   = PE * SIMD * W_BITS;      // weight ROM word
+  // Binary weights in LUTs: the ROM read and the XNOR share a LUT (see S2).
+  /* verilator lint_off WIDTHEXPAND */  // string parameters: "auto" is narrower than "block"
+  localparam integer LUT_XNOR = (MB == 0 && RAM_STYLE != "block") ? 1 : 0;
+  /* verilator lint_on WIDTHEXPAND */
   // Product terms: +-a in IN_BITS+1 bits (enough for -(-2^(IN_BITS-1)) and -(2^IN_BITS-1)),
   // times a W_BITS-bit weight in IN_BITS+1+W_BITS bits.
   localparam integer EW   = IN_BITS + 1;
@@ -186,14 +190,12 @@ module hwflow_mvau #(
   initial $readmemh(WEIGHT_FILE, wrom);
 
   reg [XW-1:0]      xbuf [0:SF-1];   // input vector, written in fold 0
-  reg [WW-1:0]      w1;
   reg [XW-1:0]      x1;
   reg               v1, f1, l1;
   reg [NFW-1:0]     n1;
 
   always @(posedge ap_clk) begin
     if (go) begin
-      w1 <= wrom[waddr];
       // Write-first RAM template: fold 0 stores and forwards the stream word.
       if (fold0) begin
         xbuf[sf] <= s_axis_tdata;
@@ -208,12 +210,43 @@ module hwflow_mvau #(
   end
 
   // ------------------------------------------------------------------ S2
-  reg [WW-1:0]      w2;
+  // The weights reach S3 as w2 (the ROM word, read in S1 and registered twice: a BRAM's
+  // output register), or on the binary path as xn2 = w XNOR x per synapse.  A binary ROM in
+  // LUTs is read in S2 instead, from a registered address, in the same LUT as the XNOR (a
+  // ROM of <= 32 words and the input bit fit one LUT6): no LUT level and half the registers.
+  wire [WW-1:0]      w2;
+  wire [PE*SIMD-1:0] xn2;
+  generate
+    if (LUT_XNOR != 0) begin : g_rom_xnor
+      // The initial value keeps Yosys from moving this register behind the ROM (a register
+      // there would cut the XNOR into a LUT of its own); it is not needed for correctness.
+      reg [WAW-1:0] a1;
+      initial a1 = {WAW{1'b0}};
+      always @(posedge ap_clk) if (go) a1 <= waddr;
+      wire [WW-1:0] wr = wrom[a1];
+      reg [PE*SIMD-1:0] m2;
+      always @(posedge ap_clk) m2 <= ~({PE{x1}} ^ wr);
+      assign xn2 = m2;
+      assign w2 = {WW{1'b0}};
+    end else begin : g_rom_reg
+      reg [WW-1:0] w1r, w2r;
+      always @(posedge ap_clk) begin
+        if (go) w1r <= wrom[waddr];
+        w2r <= w1r;
+      end
+      assign w2 = w2r;
+      if (MB == 0) begin : g_xn
+        assign xn2 = ~({PE{x2}} ^ w2r);
+      end else begin : g_no
+        assign xn2 = {PE*SIMD{1'b0}};
+      end
+    end
+  endgenerate
   reg [XW-1:0]      x2;
   reg               v2, f2, l2;
   reg [NFW-1:0]     n2;
+  wire unused_s2 = &{1'b0, xn2, w2, x2};   // each datapath reads only some of them
   always @(posedge ap_clk) begin
-    w2 <= w1;
     x2 <= x1;
     f2 <= f1;
     l2 <= l1;
@@ -228,7 +261,7 @@ module hwflow_mvau #(
       for (p = 0; p < PE; p = p + 1) begin : g_pc
         hwflow_mvau_popcount #(.N(SIMD), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1)) u_pc (
           .clk(ap_clk),
-          .x(~(x2 ^ w2[p*SIMD +: SIMD])),
+          .x(xn2[p*SIMD +: SIMD]),
           .y(pc3[p*PCW +: PCW])
         );
       end
