@@ -36,6 +36,47 @@ def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
     return np.rint(a @ b).astype(np.int64)
 
 
+# The analytic model's coefficients, fitted to Yosys `synth_xilinx` counts of a grid of MVAU layers
+# by benchmarks/calibrate_mvau.py (binary with LUT and block-RAM weights, 8-bit x +-1, 2-bit
+# planes); the features are mvau_features' counts of the structures hwflow_mvau.v builds.
+LUT_COEF = {"rom_xnor": 0.872, "xnor": 1.73, "pc_bits": 1.13, "prod_bits": 1.78, "plane_bits": 2.93,
+            "plane_terms": 0.0, "rom": 0.0, "pe_logic": 0.432, "thr_rom": 1.42, "xbuf": 2.94, "const": 0.0}
+FF_COEF = {"in_regs": 1.28, "w_regs": 0.645, "xn_regs": 0.782, "pe_regs": 1.7, "const": 38.3}
+
+
+def mvau_features(m: "MVAU") -> dict[str, dict[str, float]]:
+    """What the MVAU core instantiates, counted: {"lut": {...}, "ff": {...}} for the fitted model."""
+    pe, simd, depth, nt = m.pe, m.simd, m.nf * m.sf, max(1, m.nt)   # nt: threshold ROM words
+    syn, width = pe * simd, pe * simd * m.w_bits
+    lut_rom = not m._weights_in_bram()
+    # per PE: the accumulator, the comparators (or the dot output) and the output queue's word
+    lut = {"pe_logic": pe * (m.acc_bits + m.nt * m.thresh_bits + m.out_bits),
+           "thr_rom": pe * nt * m.thresh_bits * ceil(m.nf / 64) if m.nf > 1 else 0,
+           "xbuf": simd * m.in_bits * ceil(m.sf / 32) if m.sf > 1 else 0, "const": 1}
+    ff = {"in_regs": 2 * simd * m.in_bits, "pe_regs": pe * (m.acc_bits + m.out_bits), "const": 1}
+    if m.binary:
+        # A LUT ROM shares its LUTs with the XNOR: one LUT6 per 32 words of depth (5 address bits + x).
+        # One word is a constant: its XNOR is an inversion the popcount absorbs.
+        if lut_rom:
+            lut["rom_xnor"] = syn * ceil(depth / 32) if depth > 1 else 0
+        else:
+            lut["xnor"] = syn
+        lut["pc_bits"] = syn
+        # (with one word, every PE's XNOR register equals x's or its inverse: synthesis keeps one)
+        ff |= {"xn_regs": syn if depth > 1 else simd} if lut_rom else {"w_regs": 2 * width}
+    else:
+        lut["rom"] = width * ceil(depth / 64) if lut_rom and depth > 1 else 0
+        if m.bit_planes:
+            ni, nj = m.in_bits, m.w_bits
+            nterm = ni * nj + (ni if nj == 1 else 0) + (nj if ni == 1 else 0)
+            lut["plane_bits"] = syn * nterm                 # AND of plane pairs and their popcounts
+            lut["plane_terms"] = pe * nterm * m.acc_bits     # shifted, signed, summed per PE
+        else:
+            lut["prod_bits"] = syn * (m.in_bits + 1) * m.w_bits
+        ff["w_regs"] = 2 * width
+    return {"lut": lut, "ff": ff}
+
+
 @dataclass
 class MVAU(Layer):
     name: str
@@ -187,20 +228,13 @@ class MVAU(Layer):
         return self.vectors * self.mw * self.mh
 
     def resources(self) -> dict:
-        pe, simd = self.pe, self.simd
-        # 1-bit: the XNOR folds into the popcount's first LUT level, about one LUT per
-        # synapse; multi-bit: a product of in_bits x w_bits and an adder tree per PE.
-        per_syn = 1 if self.binary else self.in_bits * self.w_bits
-        thr = self.thresh_bits * self.nt
-        lut = pe * (per_syn * simd + 2 * self.acc_bits + thr) + 40
-        ff = pe * (2 * self.acc_bits + ceil(simd / 2)) + self.mw * self.in_bits + 40
-        depth, width = self.nf * self.sf, pe * simd * self.w_bits
-        bram = 0
-        if self._weights_in_bram():
-            bram = ceil(width / 36) * ceil(depth / 512)
-        else:
-            lut += width * ceil(depth / 64)
-        return {"lut": int(lut), "ff": int(ff), "bram18": int(bram)}
+        """LUT/FF: the fitted model below; BRAM18: the weight ROM's width in 36-bit ports times its
+        depth in 512-word blocks, when the weights go to block RAM."""
+        f = mvau_features(self)
+        est = {k: sum(coef.get(n, 0.0) * v for n, v in f[k].items()) for k, coef in (("lut", LUT_COEF), ("ff", FF_COEF))}
+        depth, width = self.nf * self.sf, self.pe * self.simd * self.w_bits
+        bram = ceil(width / 36) * ceil(depth / 512) if self._weights_in_bram() else 0
+        return {"lut": int(round(est["lut"])), "ff": int(round(est["ff"])), "bram18": int(bram)}
 
     @property
     def weight_memory(self) -> str:
