@@ -70,6 +70,11 @@ CASES = [
     # and dot mode over SIMD 80 (a register inside the popcounts)
     pytest.param(64, 8, 16, 4, DataType["INT2"], DataType["INT2"], 2, DataType["INT2"], -1, id="planes-ternary-x-int2"),
     pytest.param(160, 4, 80, 2, DataType["UINT2"], DataType["INT2"], 0, None, 0, id="planes-ternary-x-uint2-dot"),
+    # sign tables (INT_FORM 3): +-1 weights on 8-bit pixels, a beat of 3 channels (CNV's first
+    # layer) or 4 in dot mode, and signed inputs; the ROM as for products
+    pytest.param(27, 16, 3, 8, DataType["UINT8"], BIPOLAR, 1, None, 0, id="table-bipolar-x-uint8"),
+    pytest.param(16, 16, 4, 8, DataType["INT8"], BIPOLAR, 0, None, 0, id="table-bipolar-x-int8-dot"),
+    pytest.param(12, 8, 2, 4, DataType["INT4"], BIPOLAR, 3, DataType["UINT2"], 0, id="table-bipolar-x-int4"),
 ]
 
 
@@ -83,6 +88,8 @@ def _layer(mw, mh, simd, pe, in_dt, w_dt, nt, act, bias, seed=0):
     rng = np.random.default_rng(seed)
     lo = -127 if w_dt == DataType["INT8"] else int(w_dt.min())   # int8 weights are narrow-range
     w = rng.integers(-1 if w_dt == DataType["INT2"] else lo, int(w_dt.max()) + 1, (mh, mw)).astype(np.int8)
+    if w_dt == BIPOLAR:
+        w = rng.integers(0, 2, (mh, mw)).astype(np.uint8)
     t = None
     if nt:
         amax = 1 if in_dt == BIPOLAR else max(abs(in_dt.min()), in_dt.max())
@@ -96,7 +103,7 @@ def _layer(mw, mh, simd, pe, in_dt, w_dt, nt, act, bias, seed=0):
 def _reference(layer, x):
     """A plain integer matmul on the values the elements stand for, then qonnx's MultiThreshold."""
     a = 2 * x - 1 if layer.in_dtype == BIPOLAR else x
-    dot = a.astype(np.int64) @ layer.weights.astype(np.int64).T
+    dot = a.astype(np.int64) @ layer.weight_values().T
     if layer.thresholds is None:
         return dot
     levels = multithreshold(dot.astype(np.float32), layer.thresholds2d.astype(np.float32))
@@ -112,7 +119,8 @@ def test_execute(mw, mh, simd, pe, in_dt, w_dt, nt, act, bias, request):
     assert len(np.unique(got)) > 1
     params = layer.rtl_instance()[1]
     assert not layer.binary and params["W_BITS"] == w_dt.bitwidth()
-    assert params["INT_FORM"] == (2 if "planes" in request.node.callspec.id else 1)
+    form = request.node.callspec.id.split("-")[0]
+    assert params["INT_FORM"] == {"planes": 2, "table": 3}.get(form, 1)
 
 
 @pytest.mark.rtlsim

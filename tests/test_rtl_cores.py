@@ -162,6 +162,8 @@ LINT_CASES = [
     # bit planes: 2 x 2 bits thresholded; 4-bit unsigned x bipolar weights, dot, SIMD > 64
     ("hwflow_mvau.v", mvau_lint_params(MW=256, MH=8, SIMD=32, PE=4, THRESH=1, IN_BITS=2, W_BITS=2, INT_FORM=2)),
     ("hwflow_mvau.v", mvau_lint_params(MW=576, MH=4, SIMD=96, PE=2, THRESH=0, IN_BITS=4, IN_SIGNED=0, INT_FORM=2)),
+    # sign table: 8-bit pixels x +-1 weights, 3 channels a beat (CNV's first layer)
+    ("hwflow_mvau.v", mvau_lint_params(MW=27, MH=64, SIMD=3, PE=16, THRESH=1, IN_BITS=8, IN_SIGNED=0, INT_FORM=3)),
     ("hwflow_fifo.v", ["-GWIDTH=32", "-GDEPTH=2"]),
     ("hwflow_fifo.v", ["-GWIDTH=1", "-GDEPTH=33"]),
     ("hwflow_dwc.v", ["-GIW=49", "-GOW=16"]),
@@ -178,8 +180,10 @@ def test_lint(verilator, src, params):
 
 @pytest.mark.rtlsim
 def test_mvau_rejects_unknown_int_form(verilator):
-    params = mvau_lint_params(MW=64, MH=4, SIMD=16, PE=2, THRESH=1, IN_BITS=2, INT_FORM=3)
-    assert_lint_rejects(verilator, "hwflow_mvau", params, "INT_FORM_must_be_1_or_2")
+    params = mvau_lint_params(MW=64, MH=4, SIMD=16, PE=2, THRESH=1, IN_BITS=2, INT_FORM=4)
+    assert_lint_rejects(verilator, "hwflow_mvau", params, "INT_FORM_must_be_1_2_or_3")
+    params = mvau_lint_params(MW=64, MH=4, SIMD=8, PE=2, THRESH=1, IN_BITS=2, INT_FORM=3)
+    assert_lint_rejects(verilator, "hwflow_mvau", params, "INT_FORM_3_needs_1_bit_weights_and_SIMD_up_to_6")
 
 
 # --------------------------------------------------------------------------- packing (no tools)

@@ -39,7 +39,7 @@ def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
 # The analytic model's coefficients, fitted to Yosys `synth_xilinx` counts of a grid of MVAU layers
 # by benchmarks/calibrate_mvau.py (binary with LUT and block-RAM weights, 8-bit x +-1, 2-bit
 # planes); the features are mvau_features' counts of the structures hwflow_mvau.v builds.
-LUT_COEF = {"rom_xnor": 0.872, "xnor": 1.73, "pc_bits": 1.13, "prod_bits": 1.78, "plane_bits": 2.93,
+LUT_COEF = {"tab_sums": 1.0, "tab_mux": 1.0, "rom_xnor": 0.872, "xnor": 1.73, "pc_bits": 1.13, "prod_bits": 1.78, "plane_bits": 2.93,
             "plane_terms": 0.0, "rom": 0.0, "pe_logic": 0.432, "thr_rom": 1.42, "xbuf": 2.94, "const": 0.0}
 FF_COEF = {"in_regs": 1.28, "w_regs": 0.645, "xn_regs": 0.782, "pe_regs": 1.7, "const": 38.3}
 
@@ -71,6 +71,10 @@ def mvau_features(m: "MVAU") -> dict[str, dict[str, float]]:
             nterm = ni * nj + (ni if nj == 1 else 0) + (nj if ni == 1 else 0)
             lut["plane_bits"] = syn * nterm                 # AND of plane pairs and their popcounts
             lut["plane_terms"] = pe * nterm * m.acc_bits     # shifted, signed, summed per PE
+        elif m.sign_table:
+            pcw = m.in_bits + 1 + clog2(simd)
+            lut["tab_sums"] = (1 << simd) * simd * (m.in_bits + 1)   # shared: every sign pattern's sum
+            lut["tab_mux"] = pe * pcw * ceil((1 << simd) / 4)        # per PE: pick one (4:1 per LUT6)
         else:
             lut["prod_bits"] = syn * (m.in_bits + 1) * m.w_bits
         ff["w_regs"] = 2 * width
@@ -122,6 +126,15 @@ class MVAU(Layer):
         (2-bit x 1-bit: +4% LUT, 2 x 2: -18%) and Verilator runs it 2-5x faster.
         Bipolar inputs keep the products (1 x 2 bits: +12% LUT by planes)."""
         return not self.binary and self.in_bits >= 2 and self.in_bits * self.w_bits <= 4 and self.simd >= 8
+
+    @property
+    def sign_table(self) -> bool:
+        """+-1 weights on multi-bit inputs over few elements per beat (a conv net's first layer on
+        RGB pixels): the 2^SIMD signed sums of a beat are computed once and each PE selects one
+        with its weight bits (hwflow_mvau.v INT_FORM 3), when the PEs outnumber the sums enough to
+        pay for the table."""
+        return (not self.binary and self.w_bits == 1 and self.in_bits >= 2 and self.simd <= 4
+                and self.pe >= 1 << (self.simd - 1))
 
     @property
     def acc_bits(self) -> int:
@@ -272,7 +285,7 @@ class MVAU(Layer):
         return "hwflow_mvau", {
             "MW": self.mw, "MH": self.mh, "SIMD": self.simd, "PE": self.pe, "THRESH": int(thr),
             "IN_BITS": self.in_bits, "IN_SIGNED": int(self.in_signed), "W_BITS": self.w_bits,
-            "INT_FORM": 2 if self.bit_planes else 1, "ACC_W": self.acc_bits,
+            "INT_FORM": 2 if self.bit_planes else 3 if self.sign_table else 1, "ACC_W": self.acc_bits,
             "TW": self.thresh_bits, "OUT_BITS": self.out_bits, "NT": max(1, self.nt), "OUT_BIAS": self.out_bias,
             "WEIGHT_FILE": f'"{self.name}_weights.mem"',
             "THRESH_FILE": f'"{self.name}_thresh.mem"' if thr else '""', "RAM_STYLE": f'"{self.weight_memory}"'}

@@ -33,6 +33,9 @@
 // INT_FORM = 2 computes the same sum from bit planes instead: one popcount of SIMD bits per
 // (input plane, weight plane) pair, shifted and signed, then added (one more S3 cycle); the
 // ROM then holds PE p's weight bit j of element s at [(p*W_BITS + j)*SIMD + s].
+// INT_FORM = 3 (+-1 weights, few elements: the first layer of a conv net on RGB pixels):
+// the 2^SIMD sums of +-a over the beat's elements, one per sign pattern, are computed once and
+// shared; each PE selects its sum with its SIMD weight bits (same ROM layout and timing as 1).
 // IN_BITS == W_BITS == 1 is the XNOR-popcount path above.
 `default_nettype none
 
@@ -46,7 +49,8 @@ module hwflow_mvau #(
   parameter integer IN_SIGNED = 1,     // only read when IN_BITS > 1
   parameter integer W_BITS = 1,        // 1: weight bits (1 = +1); else two's complement integers
   // Integer datapath form (the caller picks it, with the weight layout to match):
-  // 1 = products w_i*a_i in an adder tree, 2 = popcounts of bit-plane pairs
+  // 1 = products w_i*a_i in an adder tree, 2 = popcounts of bit-plane pairs,
+  // 3 = a shared table of the signed sums, selected by the weight bits (W_BITS == 1, SIMD <= 6)
   parameter integer INT_FORM = 1,
   // Widths come from the caller: hwflow computes them once (hwflow/layers/mvau.py) and
   // passes them to this core and to the HLS kernel alike.  The defaults fit the default
@@ -93,6 +97,7 @@ module hwflow_mvau #(
   // bits per pair of planes.  Cheaper than SIMD multipliers and an adder tree of their
   // products while there are few planes and many elements; far cheaper to simulate.
   localparam integer PLANES = (MB != 0 && INT_FORM == 2) ? 1 : 0;
+  localparam integer SIGNTAB = (MB != 0 && INT_FORM == 3) ? 1 : 0;
   // Subtrees this big get a register (multi-bit adders are wider, so cut sooner).
   localparam integer REGN = (MB != 0 && PLANES == 0) ? 16 : 64;
   // Extra S3 cycles: a register inside big trees; bit planes add one for combining the popcounts.
@@ -116,8 +121,11 @@ module hwflow_mvau #(
     if (ACC_W < ACC_MIN) begin : g_bad_acc
       hwflow_mvau_ILLEGAL_ACC_W_too_narrow_for_MW u_err ();
     end
-    if (INT_FORM != 1 && INT_FORM != 2) begin : g_bad_form
-      hwflow_mvau_ILLEGAL_INT_FORM_must_be_1_or_2 u_err ();
+    if (INT_FORM < 1 || INT_FORM > 3) begin : g_bad_form
+      hwflow_mvau_ILLEGAL_INT_FORM_must_be_1_2_or_3 u_err ();
+    end
+    if (INT_FORM == 3 && MB != 0 && (W_BITS != 1 || SIMD > 6)) begin : g_bad_tab
+      hwflow_mvau_ILLEGAL_INT_FORM_3_needs_1_bit_weights_and_SIMD_up_to_6 u_err ();
     end
     if (THRESH != 0 && MB == 0 && TW < $clog2(MW + 2)) begin : g_bad_tw
       hwflow_mvau_ILLEGAL_TW_cannot_hold_0_to_MW_plus_1 u_err ();
@@ -325,6 +333,26 @@ module hwflow_mvau #(
         end
         hwflow_mvau_sumtree #(.N(NTERM), .IW(PCW), .W(PCW), .REGN(NTERM), .PARENT_N(0), .ROOT_REG(1))
           u_sum (.clk(ap_clk), .x(terms), .y(pc3[p*PCW +: PCW]));
+      end
+    end else if (SIGNTAB != 0) begin : g_signtab
+      // sum[c] = sum_s (c[s] ? a_s : -a_s) for every sign pattern c: 2^SIMD adder trees, shared
+      localparam integer NC = 1 << SIMD;
+      wire [PCW-1:0] sums [0:NC-1];
+      genvar c;
+      for (c = 0; c < NC; c = c + 1) begin : g_c
+        wire [SIMD*TERMW-1:0] terms;
+        for (s = 0; s < SIMD; s = s + 1) begin : g_t
+          wire [IN_BITS-1:0] a = x2[s*IN_BITS +: IN_BITS];
+          wire [EW-1:0] e = {(IN_SIGNED != 0) ? a[IN_BITS-1] : 1'b0, a};
+          assign terms[s*TERMW +: TERMW] = (((c >> s) & 1) != 0) ? e : -e;
+        end
+        hwflow_mvau_sumtree #(.N(SIMD), .IW(TERMW), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(0))
+          u_sum (.clk(ap_clk), .x(terms), .y(sums[c]));
+      end
+      for (p = 0; p < PE; p = p + 1) begin : g_pe
+        reg [PCW-1:0] r;
+        always @(posedge ap_clk) r <= sums[w2[p*SIMD +: SIMD]];
+        assign pc3[p*PCW +: PCW] = r;
       end
     end else begin : g_mult
       for (p = 0; p < PE; p = p + 1) begin : g_pe
