@@ -417,9 +417,43 @@ module hwflow_mvau #(
   end
 
   // ------------------------------------------------------------------ S4: accumulate
+  // One threshold and a 1-bit output (a binary activation): the accumulator starts each fold at
+  // -T instead of 0, so its sign is the result and no comparator is needed.
+  localparam integer BIASED = (THRESH != 0 && NT == 1 && OUT_BITS == 1 && OUT_BIAS == 0) ? 1 : 0;
   wire [PE*ACC_W-1:0] acc4;      // per-PE accumulators (each its own register)
   reg                 r4;        // acc4 holds a finished fold
+  wire [OW-1:0]       res;       // the results of a finished fold
   generate
+    if (BIASED != 0) begin : g_biased
+      localparam integer CW = ((ACC_W > TW) ? ACC_W : TW) + 1;   // holds acc - T
+      // Small (NF words): no rom_style, synthesis picks LUTs.  Read as a fold starts.
+      reg [PE*TW-1:0] trom [0:NF-1];
+      initial $readmemh(THRESH_FILE, trom);
+      wire [PE*TW-1:0] tf = trom[n3];
+      for (p = 0; p < PE; p = p + 1) begin : g_acc
+        wire [PCW-1:0] v = pc3[p*PCW +: PCW];
+        wire [TW-1:0] tv = tf[p*TW +: TW];
+        // popcounts and thresholds of the XNOR path are unsigned, the integer path's signed
+        wire [CW-1:0] pcx;
+        if (CW > PCW) begin : g_ext
+          assign pcx = {{(CW-PCW){(MB != 0) ? v[PCW-1] : 1'b0}}, v};
+        end else begin : g_trunc   // wraps modulo 2^CW: exact while acc - T fits
+          assign pcx = v[CW-1:0];
+          if (PCW > CW) begin : g_hi
+            wire unused_hi = &{1'b0, v[PCW-1:CW]};
+          end
+        end
+        wire [CW-1:0] t = {{(CW-TW){(MB != 0) ? tv[TW-1] : 1'b0}}, tv};
+        reg [CW-1:0] acc;
+        // first beat: ~T + pc + 1 = pc - T, the +1 as the adder's carry in (the low bit)
+        wire [CW:0] sum = {f3 ? ~t : acc, 1'b1} + {pcx, f3};
+        always @(posedge ap_clk) if (v3) acc <= sum[CW:1];
+        assign res[p] = ~acc[CW-1];
+        wire unused_sum = &{1'b0, sum[0]};
+      end
+      assign acc4 = {PE*ACC_W{1'b0}};
+      wire unused_acc4 = &{1'b0, acc4};
+    end else begin : g_plain
     for (p = 0; p < PE; p = p + 1) begin : g_acc
       wire [ACC_W-1:0] pcx;
       if (ACC_W > PCW) begin : g_ext
@@ -440,6 +474,7 @@ module hwflow_mvau #(
       end
       assign acc4[p*ACC_W +: ACC_W] = acc;
     end
+    end
   endgenerate
 
   always @(posedge ap_clk) begin
@@ -447,9 +482,10 @@ module hwflow_mvau #(
   end
 
   // ------------------------------------------------------------------ results
-  wire [OW-1:0] res;
   generate
-    if (THRESH != 0) begin : g_thr
+    if (BIASED != 0) begin : g_sign
+      // res is the accumulators' signs (S4)
+    end else if (THRESH != 0) begin : g_thr
       localparam integer CW = ((ACC_W > TW) ? ACC_W : TW) + 1;
       localparam integer NW_T = PE * NT * TW;         // one threshold ROM word: every PE's NT thresholds
       localparam [31:0] BIAS32 = OUT_BIAS;
