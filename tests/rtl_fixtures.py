@@ -69,16 +69,18 @@ def verilator():
 
 @pytest.fixture(scope="module")
 def build(verilator, tmp_path_factory):
-    """build(top, **params) -> simulator executable, one build per parameter set."""
+    """build(top, defines=(), **params) -> simulator executable, one build per parameter set
+    (and Verilog defines)."""
     root = tmp_path_factory.mktemp("rtl_builds")
     cache: dict = {}
 
-    def get(top: str, **params) -> Path:
-        key = (top, tuple(sorted(params.items())))
+    def get(top: str, defines: tuple[str, ...] = (), **params) -> Path:
+        key = (top, defines, tuple(sorted(params.items())))
         if key not in cache:
             name = top + "".join(f"_{k}{v}" for k, v in sorted(params.items())).replace('"', "")
+            name += "".join(f"_D{d}" for d in defines)
             cache[key] = rtlsim.build_sim(RTL, top, [f"{top}.v"], root / name,
-                                          [f"-G{k}={v}" for k, v in params.items()])
+                                          [f"-G{k}={v}" for k, v in params.items()] + [f"-D{d}" for d in defines])
         return cache[key]
 
     return get

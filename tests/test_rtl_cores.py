@@ -38,16 +38,23 @@ MVAU_CASES = [
 # XNOR in one stage, a block RAM through two registers and then XNORed.
 MVAU_BLOCK_CASES = [pytest.param(*c.values, "block", id=c.id + "-block")
                     for c in MVAU_CASES if c.id in ("odd-PE", "SF1", "SIMD>64", "dot-SIMD1")]
+# Verilator simulates the popcount leaves as adder chains; synthesis gets count tables
+# (HWFLOW_TABLE_LEAVES simulates those): leaves of 1 to 6 bits, a register inside the tree.
+MVAU_TABLE_CASES = [pytest.param(*c.values, "tables", id=c.id + "-tables")
+                    for c in MVAU_CASES if c.id in ("odd-PE", "odd-SIMD", "SIMD>64", "dot")]
 
 
 @pytest.mark.rtlsim
 @pytest.mark.parametrize("mw,mh,simd,pe,thresh,ram", [pytest.param(*c.values, "auto", id=c.id) for c in MVAU_CASES]
-                         + MVAU_BLOCK_CASES)
+                         + MVAU_BLOCK_CASES + MVAU_TABLE_CASES)
 def test_mvau(build, tmp_path, mw, mh, simd, pe, thresh, ram):
     sf, nf = mw // simd, mh // pe
     widths = mvau_widths(mw, thresh)
     acc_w, tw, ob = widths["ACC_W"], widths["TW"], widths["OUT_BITS"]
-    exe = build("hwflow_mvau", MW=mw, MH=mh, SIMD=simd, PE=pe, THRESH=thresh, RAM_STYLE=f'"{ram}"', **widths)
+    defines = ("HWFLOW_TABLE_LEAVES",) if ram == "tables" else ()
+    ram = "auto" if ram == "tables" else ram
+    exe = build("hwflow_mvau", defines, MW=mw, MH=mh, SIMD=simd, PE=pe, THRESH=thresh, RAM_STYLE=f'"{ram}"',
+                **widths)
 
     rng = np.random.default_rng(mw * 1000 + mh)
     n_img = 200
@@ -159,6 +166,7 @@ LINT_CASES = [
     ("hwflow_mvau.v", mvau_lint_params(MW=1024, MH=4, SIMD=1024, PE=4, THRESH=1)),
     ("hwflow_mvau.v", mvau_lint_params(MW=8, MH=2, SIMD=1, PE=1, THRESH=1)),
     ("hwflow_mvau.v", mvau_lint_params(MW=64, MH=100, SIMD=16, PE=5, THRESH=1, RAM_STYLE='"block"')),
+    ("hwflow_mvau.v", [*mvau_lint_params(MW=100, MH=36, SIMD=25, PE=3, THRESH=1), "-DHWFLOW_TABLE_LEAVES"]),
     # bit planes: 2 x 2 bits thresholded; 4-bit unsigned x bipolar weights, dot, SIMD > 64
     ("hwflow_mvau.v", mvau_lint_params(MW=256, MH=8, SIMD=32, PE=4, THRESH=1, IN_BITS=2, W_BITS=2, INT_FORM=2)),
     ("hwflow_mvau.v", mvau_lint_params(MW=576, MH=4, SIMD=96, PE=2, THRESH=0, IN_BITS=4, IN_SIGNED=0, INT_FORM=2)),
