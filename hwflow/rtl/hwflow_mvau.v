@@ -275,7 +275,7 @@ module hwflow_mvau #(
   generate
     if (MB == 0) begin : g_xnor
       for (p = 0; p < PE; p = p + 1) begin : g_pc
-        hwflow_mvau_popcount #(.N(SIMD), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1)) u_pc (
+        hwflow_mvau_popcount #(.N(SIMD), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1), .TABLES(LUT_XNOR)) u_pc (
           .clk(ap_clk),
           .x(xn2[p*SIMD +: SIMD]),
           .y(pc3[p*PCW +: PCW])
@@ -568,7 +568,10 @@ module hwflow_mvau_popcount #(
   parameter integer W = 4,          // >= $clog2(N+1)
   parameter integer REGN = 64,
   parameter integer PARENT_N = 0,   // 0 at the root
-  parameter integer ROOT_REG = 0
+  parameter integer ROOT_REG = 0,
+  // leaves as count tables: for registered inputs (weights XNORed in the ROM's LUTs); on
+  // inputs that are themselves logic (XNOR, AND) adder chains, which synthesis merges with it
+  parameter integer TABLES = 0
 ) (
   input  wire         clk,
   input  wire [N-1:0] x,
@@ -576,6 +579,13 @@ module hwflow_mvau_popcount #(
 );
 /* verilator lint_on DECLFILENAME */
   localparam integer LEAF = 6;
+`ifdef HWFLOW_MVAU_ADDER_LEAVES
+  // In Verilator, adder chains: it compiles them 4x faster than the tables and simulates them
+  // 1.3x faster (the same function: tests simulate the tables too)
+  localparam integer USE_TABLES = 0;
+`else
+  localparam integer USE_TABLES = TABLES;
+`endif
   localparam integer NG   = (N + LEAF - 1) / LEAF;   // leaf groups under this node
   localparam integer NL   = LEAF * (NG / 2);          // bits in the low subtree
   localparam integer NH   = N - NL;
@@ -586,10 +596,7 @@ module hwflow_mvau_popcount #(
   generate
     if (N == 1 && W == 1) begin : g_one
       assign sum = x;
-    end else if (N <= LEAF) begin : g_leaf
-`ifdef HWFLOW_MVAU_ADDER_LEAVES
-      // For Verilator an adder chain, which it compiles 4x faster than the tables below and
-      // simulates 1.3x faster: the same function (tests simulate the tables too)
+    end else if (N <= LEAF && USE_TABLES == 0) begin : g_leaf
       reg [W-1:0] s;
       integer i;
       always @* begin
@@ -597,7 +604,7 @@ module hwflow_mvau_popcount #(
         for (i = 0; i < N; i = i + 1) s = s + {{(W-1){1'b0}}, x[i]};
       end
       assign sum = s;
-`else
+    end else if (N <= LEAF) begin : g_leaf_table
       // Tables, not an adder chain: synthesis maps each count bit to one LUT6 (CNV's mvau1
       // by Yosys: 5,955 LUTs instead of 7,014).
       wire [LEAF-1:0] v;
@@ -619,12 +626,11 @@ module hwflow_mvau_popcount #(
           wire unused_c = &{1'b0, c[2:W]};
         end
       end
-`endif
     end else begin : g_node
       wire [W-1:0] a, b;
-      hwflow_mvau_popcount #(.N(NL), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0)) u_lo (
+      hwflow_mvau_popcount #(.N(NL), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0), .TABLES(TABLES)) u_lo (
         .clk(clk), .x(x[NL-1:0]), .y(a));
-      hwflow_mvau_popcount #(.N(NH), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0)) u_hi (
+      hwflow_mvau_popcount #(.N(NH), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0), .TABLES(TABLES)) u_hi (
         .clk(clk), .x(x[N-1:NL]), .y(b));
       assign sum = a + b;
     end
