@@ -39,7 +39,7 @@ QUICK = [0, 3, 6, 9, 14, 17]
 def make_layer(in_bits: int, w_bits: int, mw: int, mh: int, simd: int, pe: int, ram: str, rng, out: str = "act"):
     from hwflow.layers import MVAU
     from hwflow.layers.base import BIPOLAR, int_type
-    ind = BIPOLAR if in_bits == 1 else int_type(in_bits, in_bits < 8 or True)
+    ind = BIPOLAR if in_bits == 1 else int_type(in_bits, True)
     wd = BIPOLAR if w_bits == 1 else int_type(w_bits, True)
     if w_bits == 1:
         w = rng.integers(0, 2, (mh, mw)).astype(np.uint8)

@@ -245,10 +245,11 @@ class MVAU(Layer):
         return self.vectors * self.mw * self.mh
 
     def resources(self) -> dict:
-        """LUT/FF: the fitted model below; BRAM18: the weight ROM's width in 36-bit ports times its
-        depth in 512-word blocks, when the weights go to block RAM."""
+        """LUT/FF: the fitted model (LUT_COEF, FF_COEF); BRAM18: the weight ROM's width in 36-bit
+        ports times its depth in 512-word blocks, when the weights go to block RAM."""
         f = mvau_features(self)
-        est = {k: sum(coef.get(n, 0.0) * v for n, v in f[k].items()) for k, coef in (("lut", LUT_COEF), ("ff", FF_COEF))}
+        est = {k: sum(coef.get(n, 0.0) * v for n, v in f[k].items())
+               for k, coef in (("lut", LUT_COEF), ("ff", FF_COEF))}
         depth, width = self.nf * self.sf, self.pe * self.simd * self.w_bits
         bram = ceil(width / 36) * ceil(depth / 512) if self._weights_in_bram() else 0
         return {"lut": int(round(est["lut"])), "ff": int(round(est["ff"])), "bram18": int(bram)}
