@@ -38,8 +38,9 @@ MVAU_CASES = [
 # XNOR in one stage, a block RAM through two registers and then XNORed.
 MVAU_BLOCK_CASES = [pytest.param(*c.values, "block", id=c.id + "-block")
                     for c in MVAU_CASES if c.id in ("odd-PE", "SF1", "SIMD>64", "dot-SIMD1")]
-# Verilator simulates the popcount leaves as adder chains; synthesis gets count tables
-# (HWFLOW_TABLE_LEAVES simulates those): leaves of 1 to 6 bits, a register inside the tree.
+# Verilator simulates each register-free popcount subtree as one $countones; synthesis gets
+# count-table leaves in an adder tree (HWFLOW_TABLE_LEAVES simulates those): leaves of 1 to 6
+# bits, a register inside the tree.
 MVAU_TABLE_CASES = [pytest.param(*c.values, "tables", id=c.id + "-tables")
                     for c in MVAU_CASES if c.id in ("odd-PE", "odd-SIMD", "SIMD>64", "dot")]
 

@@ -39,11 +39,11 @@
 // IN_BITS == W_BITS == 1 is the XNOR-popcount path above.
 `default_nettype none
 
-// The popcount leaves' form: tables for synthesis, an adder chain in Verilator unless
-// HWFLOW_TABLE_LEAVES asks for the tables there too (see hwflow_mvau_popcount).
+// In Verilator each register-free popcount subtree is simulated as one $countones, unless
+// HWFLOW_TABLE_LEAVES asks for the synthesized form there too (see hwflow_mvau_popcount).
 `ifdef VERILATOR
 `ifndef HWFLOW_TABLE_LEAVES
-`define HWFLOW_MVAU_ADDER_LEAVES
+`define HWFLOW_MVAU_SIM_COUNTS
 `endif
 `endif
 
@@ -579,13 +579,6 @@ module hwflow_mvau_popcount #(
 );
 /* verilator lint_on DECLFILENAME */
   localparam integer LEAF = 6;
-`ifdef HWFLOW_MVAU_ADDER_LEAVES
-  // In Verilator, adder chains: it compiles them 4x faster than the tables and simulates them
-  // 1.3x faster (the same function: tests simulate the tables too)
-  localparam integer USE_TABLES = 0;
-`else
-  localparam integer USE_TABLES = TABLES;
-`endif
   localparam integer NG   = (N + LEAF - 1) / LEAF;   // leaf groups under this node
   localparam integer NL   = LEAF * (NG / 2);          // bits in the low subtree
   localparam integer NH   = N - NL;
@@ -596,13 +589,14 @@ module hwflow_mvau_popcount #(
   generate
     if (N == 1 && W == 1) begin : g_one
       assign sum = x;
-`ifdef HWFLOW_MVAU_ADDER_LEAVES
+`ifdef HWFLOW_MVAU_SIM_COUNTS
     end else if (N <= REGN) begin : g_count
       // In simulation a subtree without registers is one count: the same value in the same
-      // cycle, which Verilator compiles and runs fastest
+      // cycle, which Verilator compiles 4x faster than the count tables and runs fastest
+      // (tests simulate the synthesized form too)
       assign sum = W'($countones(x));
 `endif
-    end else if (N <= LEAF && USE_TABLES == 0) begin : g_leaf
+    end else if (N <= LEAF && TABLES == 0) begin : g_leaf
       reg [W-1:0] s;
       integer i;
       always @* begin
