@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import re
+import resource
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hwflow import export, zoo
@@ -98,7 +102,7 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
            "board": rep["board"],
            "clock_mhz": rep["clock_mhz"], "verified": rep["verified"], "build_s": round(build_s, 1),
            "cycles_per_image": net["sim_cycles_per_image"], "images_per_s": round(net["images_per_s"]),
-           "latency_us": round(net["latency_us"], 3), "rtlsim_cycles_per_s": round(net["rtlsim_cycles_per_s"]),
+           "latency_us": round(net["latency_us"], 3),
            "est_lut": rep["resources_estimate"]["lut"], "est_bram18": rep["resources_estimate"]["bram18"],
            "lut": None, "ff": None, "bram18": None, "synth_s": None, "finn": FINN.get(name),
            "torch_accuracy": None, "rtlsim_accuracy": None}
@@ -109,6 +113,8 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
     from hwflow.dataflow import Dataflow
     macs = sum(lay.mw * lay.mh * lay.vectors for lay in Dataflow.load(res.out).layers if lay.kind == "MVAU")
     row.update(macs_per_image=macs, macs_per_cycle=round(macs / net["sim_cycles_per_image"], 1))
+    row.update(steps={_short(k): round(v, 1) for k, v in res.steps.items()}, peak_gb=_peak_gb(),
+               **sim_speed(res, net["sim_cycles_per_image"]))
     if "resources_synth" in rep:
         top = rep["resources_synth"]
         row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], synth_s=top["seconds"],
@@ -119,6 +125,32 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
         top = synthesize_top(res.out / "rtl", rep["part"])
         row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], synth_s=top["seconds"])
     return row
+
+
+# the simulator's speed from a run long enough that starting it and moving files do not count
+SPEED_CYCLES = 4_000_000
+
+
+def sim_speed(res, cycles_per_image: float) -> dict:
+    """The network simulator's cycles/s at full speed on random inputs, about SPEED_CYCLES cycles."""
+    from hwflow.build import random_hw_inputs
+    from hwflow.sim import RtlSim
+    sim = RtlSim(res.dataflow.net, res.out / "rtl", write=False)
+    first = sim.net.first
+    n = int(min(200_000, max(50, SPEED_CYCLES // max(1.0, cycles_per_image))))
+    run = sim.run(random_hw_inputs(first, (n, first.in_elems), 0))
+    return {"rtlsim_cycles_per_s": round(run.sim_rate), "rtlsim_speed_images": n}
+
+
+def _peak_gb() -> float:
+    """Peak resident memory of this process and of its largest child (simulators, Yosys) so far."""
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return round(peak / 2**20, 2)
+
+
+def _short(step: str) -> str:
+    """A build step's name without its explanation: 'rtlsim each layer alone', 'streamline', ..."""
+    return re.split(r" \(| and check| on \d|, then", step)[0]
 
 
 def _n(v, fmt="{:,}") -> str:
@@ -136,7 +168,7 @@ def _accuracy_text(r: dict) -> str:
 
 def markdown(rows: list[dict]) -> str:
     head = ("| model | verified | accuracy torch / rtlsim | images/s (rtlsim) | latency µs | LUT | FF | BRAM18 "
-            "| LUT per MAC/cycle | build s | rtlsim cycles/s | FINN images/s | FINN LUT | FINN BRAM18 |")
+            "| LUT per MAC/cycle | build s | peak GB | rtlsim cycles/s | FINN images/s | FINN LUT | FINN BRAM18 |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         f = r["finn"] or {}
@@ -148,7 +180,7 @@ def markdown(rows: list[dict]) -> str:
             f"| {r['model']}{'' if r['trained'] else ' (random)'} | {'yes' if r['verified'] else 'NO'} | {acc} "
             f"| {r['images_per_s']:,} | {r['latency_us']:.2f} | {lut} | {_n(r['ff'])} | {bram} "
             f"| {_n(r['lut'] / r['macs_per_cycle'] if r['lut'] else None, '{:.2f}')} | {r['build_s']:.1f} "
-            f"| {r['rtlsim_cycles_per_s'] / 1e6:.2f} M | {_n(f.get('images_per_s'))} | {_n(f.get('lut'))} "
+            f"| {r['peak_gb']:.2f} | {r['rtlsim_cycles_per_s'] / 1e6:.2f} M | {_n(f.get('images_per_s'))} | {_n(f.get('lut'))} "
             f"| {_n(round(2 * f['bram36'])) if 'bram36' in f else '-'} |")
     board = rows[0]["board"] if rows else "?"
     lines.append("")
@@ -156,7 +188,14 @@ def markdown(rows: list[dict]) -> str:
                  "~ marks the analytic estimate (run without --no-synth for Yosys); LUT per MAC/cycle is the "
                  "LUTs over the multiply-accumulates the design does per cycle at its rate. Our images/s are rtlsim "
                  "cycles at the board clock; FINN/BNN-PYNQ figures are published numbers at their own folding, "
-                 "measured end to end on the board (BRAM36 counted as 2 BRAM18).")
+                 "measured end to end on the board (BRAM36 counted as 2 BRAM18). Build s: QONNX to verified "
+                 "rtlsim on the check images (Yosys not included); peak GB: the build's largest process "
+                 "(Yosys included only in (max) rows, whose folding search runs it); rtlsim cycles/s: the whole network at full "
+                 f"speed on random images, about {SPEED_CYCLES / 1e6:g} M cycles.")
+    steps = list(dict.fromkeys(k for r in rows for k in r["steps"]))
+    lines += ["", "Build seconds per step:", "", "| model | " + " | ".join(steps) + " |", "|---" * (len(steps) + 1) + "|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | " + " | ".join(_n(r["steps"].get(k), "{:.1f}") for k in steps) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -186,8 +225,10 @@ def main(argv=None) -> None:
             print(f"building {name} ...", file=sys.stderr, flush=True)
             path = Path(trained[name]) if name in trained else None
             for fold_max in {"default": [False], "max": [True], "both": [False, True]}[a.folding]:
-                rows.append(bench_one(name, path, a.board, not a.no_synth, a.verify_images, Path(tmp),
-                                      a.accuracy_images, fold_max))
+                # each build in a fresh process, so its peak memory is its own
+                with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                    rows.append(pool.submit(bench_one, name, path, a.board, not a.no_synth, a.verify_images,
+                                            Path(tmp), a.accuracy_images, fold_max).result())
                 r = rows[-1]
                 synth = f", {r['lut']:,} LUT, {r['bram18']} BRAM18 (Yosys {r['synth_s']} s)" if r["lut"] is not None else ""
                 acc = "" if r["rtlsim_accuracy"] is None else f", accuracy torch / rtlsim {_accuracy_text(r)}"

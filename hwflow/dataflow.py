@@ -114,7 +114,8 @@ class Dataflow:
         return max(layer.cycles() for layer in self.layers)
 
     def resources(self) -> dict:
-        total = {"lut": 0, "ff": 0, "bram18": 0}
+        """The layers' estimates plus the FIFOs and width converters on the streams between them."""
+        total = self.net.stream_resources()
         for layer in self.layers:
             for k, v in layer.resources().items():
                 total[k] += v

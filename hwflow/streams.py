@@ -27,6 +27,20 @@ def fifo_depth_for(layer: Layer, minimum: int = FIFO_DEPTH) -> int:
     return max(minimum, layer.fifo_depth())
 
 
+def fifo_resources(width: int, depth: int) -> dict:
+    """hwflow_fifo: an output register, and a ring of depth - 1 beats in FFs (up to 3) or LUT RAM."""
+    ring = depth - 1 > 3
+    lut = 18 + 1.05 * width + ring * (18 + 0.23 * width * -(-(depth - 1) // 64))
+    ff = 10 + 0.91 * width + ring * (13 + 0.18 * width * -(-(depth - 1) // 64))
+    return {"lut": int(round(lut)), "ff": int(round(ff)), "bram18": 0}
+
+
+def dwc_resources(iw: int, ow: int) -> dict:
+    """hwflow_dwc: a narrowing one muxes the wide beat down, a widening one collects beats."""
+    lut = 2 * iw - 2 * ow + 15 if iw > ow else ow + 8
+    return {"lut": lut, "ff": 2 * max(iw, ow) + 4, "bram18": 0}
+
+
 @dataclass
 class StreamGraph:
     layers: list[Layer]                                   # in topological order
@@ -192,6 +206,23 @@ class StreamGraph:
                 epb = self.edge_types(s)[1].epb
                 depths[s] = max(fifo_depth_for(join), -(-backlog * 5 // 4 // epb) + 8)
         return depths
+
+    # --- resources ----------------------------------------------------------------------
+    def stream_resources(self) -> dict:
+        """Estimated LUT/FF/BRAM of what the top puts on the streams between layers: a FIFO on
+        each, and a width converter where the two sides' beats differ.  Fitted to Yosys
+        synth_xilinx on hwflow_fifo (8-256 bits, 4-300 beats) and hwflow_dwc (8-512 bits), about
+        15% worst case; CNV-W1A1's streams take about 1,600 LUTs."""
+        depths = self.fifo_depths() if any(len(lay.in_types) > 1 for lay in self.layers) else {}
+        total = {"lut": 0, "ff": 0, "bram18": 0}
+        for s, _, cons in self.edges():
+            a, b = self.edge_types(s)
+            for k, v in fifo_resources(b.width, depths.get(s, fifo_depth_for(cons))).items():
+                total[k] += v
+            if a.width != b.width:
+                for k, v in dwc_resources(a.width, b.width).items():
+                    total[k] += v
+        return total
 
     def _branch(self, stream: str):
         """(the Dup a join input forks from, the layers from the join back to it), or None."""

@@ -187,3 +187,25 @@ def test_max_from_the_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["build", str(path), "--lut-budget", "1.5"])
     assert "not a share of the board" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("board", ["Pynq-Z1", "Ultra96-V2"])
+def test_board_default_spends_idle_bram_on_weights(dataflows, board):
+    """Within the default budget no layer's weights could move from LUTs into block RAM and
+    lower the larger of the two shares while still fitting (the rule the default applies), and
+    the estimate counts the streams' FIFOs and width converters."""
+    b = get_board(board)
+    df = dataflows("cnv-small-w1a1")
+    fold_for_board(df, b)
+    caps = {"lut": 0.5 * b.lut, "bram18": 0.8 * b.bram18}
+    res = df.resources()
+    streams = df.net.stream_resources()
+    assert streams["lut"] > 0 and res["lut"] == streams["lut"] + sum(lay.resources()["lut"] for lay in df.layers)
+    share = max(res[k] / caps[k] for k in caps)
+    for lay in df.layers:
+        if isinstance(lay, MVAU) and lay.ram_style != "block":
+            keep = lay.folding()
+            lay.set_folding({"ram_style": "block"})
+            moved = df.resources()
+            lay.set_folding(keep)
+            assert moved["bram18"] > caps["bram18"] or max(moved[k] / caps[k] for k in caps) >= share, lay.name
