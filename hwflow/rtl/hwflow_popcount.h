@@ -1,4 +1,4 @@
-// Included into every Verilated model hwflow builds (Verilator's --compiler-include).
+// Included at the end of every Verilated model's own header (hwflow.rtlsim adds the line).
 //
 // Verilator counts ones ($countones) with shifts and masks: about a dozen instructions per
 // 32 bits, which beats a library call but not the CPU's own popcount.  hwflow's MVAU
