@@ -99,12 +99,12 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
     build_s = time.perf_counter() - t0
     rep, net = res.report, res.report["network"]
     row = {"model": name + (" (max)" if fold_max else ""), "trained": not str(model).startswith(str(tmp)),
-           "board": rep["board"],
+           "board": rep["board"], "folding": rep["folding"],
            "clock_mhz": rep["clock_mhz"], "verified": rep["verified"], "build_s": round(build_s, 1),
            "cycles_per_image": net["sim_cycles_per_image"], "images_per_s": round(net["images_per_s"]),
            "latency_us": round(net["latency_us"], 3),
            "est_lut": rep["resources_estimate"]["lut"], "est_bram18": rep["resources_estimate"]["bram18"],
-           "lut": None, "ff": None, "bram18": None, "synth_s": None, "finn": FINN.get(name),
+           "lut": None, "ff": None, "bram18": None, "depth": None, "synth_s": None, "finn": FINN.get(name),
            "torch_accuracy": None, "rtlsim_accuracy": None}
     if (model.parent / "test_y.npy").is_file() and (model.parent / "metrics.json").is_file():
         print(f"  {name}: test images through rtlsim ...", file=sys.stderr, flush=True)
@@ -117,13 +117,13 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
                **sim_speed(res, net["sim_cycles_per_image"]))
     if "resources_synth" in rep:
         top = rep["resources_synth"]
-        row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], synth_s=top["seconds"],
+        row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], depth=top.get("depth"), synth_s=top["seconds"],
                    build_s=round(build_s - top["seconds"], 1))
     elif synth:
         # the same Yosys run as the build's `--synth top` step
         from hwflow.synth import synthesize_top
         top = synthesize_top(res.out / "rtl", rep["part"])
-        row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], synth_s=top["seconds"])
+        row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], depth=top["depth"], synth_s=top["seconds"])
     return row
 
 
@@ -167,7 +167,7 @@ def _accuracy_text(r: dict) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ("| model | verified | accuracy torch / rtlsim | images/s (rtlsim) | latency µs | LUT | FF | BRAM18 "
+    head = ("| model | verified | accuracy torch / rtlsim | images/s (rtlsim) | latency µs | LUT | FF | BRAM18 | depth "
             "| LUT per MAC/cycle | build s | peak GB | rtlsim cycles/s | FINN images/s | FINN LUT | FINN BRAM18 |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -178,20 +178,24 @@ def markdown(rows: list[dict]) -> str:
         acc = "-" if r.get("rtlsim_accuracy") is None else _accuracy_text(r)
         lines.append(
             f"| {r['model']}{'' if r['trained'] else ' (random)'} | {'yes' if r['verified'] else 'NO'} | {acc} "
-            f"| {r['images_per_s']:,} | {r['latency_us']:.2f} | {lut} | {_n(r['ff'])} | {bram} "
+            f"| {r['images_per_s']:,} | {r['latency_us']:.2f} | {lut} | {_n(r['ff'])} | {bram} | {_n(r.get('depth'))} "
             f"| {_n(r['lut'] / r['macs_per_cycle'] if r['lut'] else None, '{:.2f}')} | {r['build_s']:.1f} "
             f"| {r['peak_gb']:.2f} | {r['rtlsim_cycles_per_s'] / 1e6:.2f} M | {_n(f.get('images_per_s'))} | {_n(f.get('lut'))} "
             f"| {_n(round(2 * f['bram36'])) if 'bram36' in f else '-'} |")
     board = rows[0]["board"] if rows else "?"
     lines.append("")
     lines.append(f"{board} at {rows[0]['clock_mhz']:g} MHz, default folding (rows marked (max): --target-fps max). LUT/FF/BRAM18 from Yosys synth_xilinx; "
-                 "~ marks the analytic estimate (run without --no-synth for Yosys); LUT per MAC/cycle is the "
+                 "~ marks the analytic estimate (run without --no-synth for Yosys); depth: the longest path in "
+                 "LUT/carry cells between registers (Yosys ltp); LUT per MAC/cycle is the "
                  "LUTs over the multiply-accumulates the design does per cycle at its rate. Our images/s are rtlsim "
                  "cycles at the board clock; FINN/BNN-PYNQ figures are published numbers at their own folding, "
                  "measured end to end on the board (BRAM36 counted as 2 BRAM18). Build s: QONNX to verified "
                  "rtlsim on the check images (Yosys not included); peak GB: the build's largest process "
                  "(Yosys included only in (max) rows, whose folding search runs it); rtlsim cycles/s: the whole network at full "
                  f"speed on random images, about {SPEED_CYCLES / 1e6:g} M cycles.")
+    lines += ["", "What stops a faster folding (by the estimate):", ""]
+    lines += [f"- {r['model']}: {r['folding'].split('faster is stopped by ')[-1].removesuffix(')')}" for r in rows
+              if "faster is stopped by" in r.get("folding", "")]
     steps = list(dict.fromkeys(k for r in rows for k in r["steps"]))
     lines += ["", "Build seconds per step:", "", "| model | " + " | ".join(steps) + " |", "|---" * (len(steps) + 1) + "|"]
     for r in rows:

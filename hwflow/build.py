@@ -161,8 +161,8 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
             fold_to_fps(df, opts.target_fps, clock)
             how = f"target {opts.target_fps:g} images/s"
         else:
-            target = fold_for_board(df, board)
-            how = f"board default (target {target} cycles/image)"
+            target, limit = fold_for_board(df, board)
+            how = f"board default (target {target} cycles/image; faster is stopped by {limit})"
         df.net.check()
         _fits_estimate(df, board)
         df.save(out)
@@ -244,7 +244,7 @@ def _fold_max(df: Dataflow, out: Path, board: Board, opts: BuildOptions, progres
     lut_share, bram_share = opts.lut_budget, opts.bram_budget
     top, notes = None, ""
     for attempt in range(4):
-        target = fold_max(df, board, lut_share, bram_share)
+        target, limit = fold_max(df, board, lut_share, bram_share)
         if opts.synth == "none":
             break
         write_rtl(df.net, out / "rtl")
@@ -263,7 +263,7 @@ def _fold_max(df: Dataflow, out: Path, board: Board, opts: BuildOptions, progres
         raise HwflowError(f"--target-fps max: Yosys counts stay over the budget ({opts.lut_budget:.0%} LUT, "
                           f"{opts.bram_budget:.0%} BRAM) after 4 foldings: pass a larger budget or --folding")
     how = (f"max within {opts.lut_budget:.0%} LUT / {opts.bram_budget:.0%} BRAM18 (target {target} "
-           f"cycles/image{notes})")
+           f"cycles/image{notes}; faster is stopped by {limit})")
     return how, top
 
 
@@ -276,12 +276,12 @@ def _synth_step(out: Path, board: Board, report: dict, mode: str, top: dict | No
         rows = synthesize_layers(out, family=family)
         top = rows.pop()
         for lay, row in zip(report["layers"], rows):
-            lay["synth"] = {k: row[k] for k in ("lut", "ff", "bram18", "dsp")}
+            lay["synth"] = {k: row[k] for k in ("lut", "ff", "bram18", "dsp", "depth")}
     elif top is None:
         top = synthesize_top(out / "rtl", board.part)
     counts = {k: top[k] for k in ("lut", "ff", "bram18", "dsp", "carry")}
-    report["resources_synth"] = {**counts, "tool": "yosys synth_xilinx", "family": family,
-                                 "seconds": top["seconds"], "fits": True}
+    report["resources_synth"] = {**counts, "depth": top.get("depth"), "tool": "yosys synth_xilinx",
+                                 "family": family, "seconds": top["seconds"], "fits": True}
     fit_check(counts, board)
 
 
@@ -413,7 +413,8 @@ def summary(report: dict) -> str:
     syn = report.get("resources_synth")
     if syn:
         rows.append(f"yosys:     LUT {syn['lut']:,}/{res['board_lut']:,}, FF {syn['ff']:,}/{res['board_ff']:,}, "
-                    f"BRAM18 {syn['bram18']}/{res['board_bram18']}, DSP {syn['dsp']} (fits; {syn['seconds']:.0f} s)")
+                    f"BRAM18 {syn['bram18']}/{res['board_bram18']}, DSP {syn['dsp']} (fits; {syn['seconds']:.0f} s)"
+                    + (f"; logic depth {syn['depth']} cells between registers" if syn.get("depth") else ""))
     rows.append(f"bitstream: {report['bitstream']}" if report.get("bitstream") else
                 "bitstream: not built (no Vivado here); project in vivado/, run vivado/run.sh")
     rows.append("verified bit-exact: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in report["checks"].items()))

@@ -50,10 +50,12 @@ def fold_to_fps(df: Dataflow, fps: float, clock_mhz: float) -> None:
     fold_to_cycles(df, int(clock_mhz * 1e6 // fps))
 
 
-def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5, bram_fraction: float = 0.8) -> int:
+def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5,
+                   bram_fraction: float = 0.8) -> tuple[int, str]:
     """Default folding: the fastest the host link can feed whose estimate keeps within a share of
     the board (half its LUTs, 80% of its BRAM), each layer's weights in block RAM or in LUTs to
-    fit, as `--target-fps max` does with its larger budget.  Returns the target cycles per image.
+    fit, as `--target-fps max` does with its larger budget.  Returns the target cycles per image
+    and what stops a faster folding.
 
     The input stream is kept no wider than the link (so the DMA feeds it without a width
     converter).  Placing weights matters: CNV-W1A1 at 7,086 images/s took 30,432 LUTs by Yosys
@@ -66,7 +68,7 @@ def fold_for_board(df: Dataflow, board: Board, lut_fraction: float = 0.5, bram_f
     except HwflowError:
         slowest = max(lay.max_cycles() for lay in df.layers)
         fold_to_cycles(df, slowest, _link(df, board)[0])
-        return max(slowest, df.cycles())
+        return max(slowest, df.cycles()), f"the budget: no folding fits {lut_fraction:.0%} of the LUTs"
 
 
 def _link(df: Dataflow, board: Board) -> tuple[int, int]:
@@ -80,9 +82,10 @@ def _fits(df: Dataflow, board: Board, lut_fraction: float, bram_fraction: float)
     return res["lut"] <= lut_fraction * board.lut and res["bram18"] <= bram_fraction * board.bram18
 
 
-def fold_max(df: Dataflow, board: Board, lut_fraction: float = 0.85, bram_fraction: float = 0.9) -> int:
+def fold_max(df: Dataflow, board: Board, lut_fraction: float = 0.85,
+             bram_fraction: float = 0.9) -> tuple[int, str]:
     """`--target-fps max`: the fastest folding whose estimate fits the budget (shares of the board's
-    LUTs and BRAM); returns its target cycles per image.
+    LUTs and BRAM).  Returns its target cycles per image, and what stops the next faster one.
 
     Every cycle count a layer can reach is a candidate, tried fastest first.  Resources need not
     fall as the target rises (a layer trades BRAM for LUTs, LUTs alone can go up), so no bisection.
@@ -98,25 +101,42 @@ def fold_max(df: Dataflow, board: Board, lut_fraction: float = 0.85, bram_fracti
     layers = [lay for lay in df.layers if lay.fold_choices()]
     tables = [_choice_table(lay, io_bits if lay is first else None) for lay in layers]
     caps = {"lut": lut_fraction * board.lut, "bram18": bram_fraction * board.bram18}
-    for target in sorted({row[0] for t in tables for row in t if row[0] >= io_cycles} | {io_cycles}):
+    targets = sorted({row[0] for t in tables for row in t if row[0] >= io_cycles} | {io_cycles})
+    limit = (f"the host link: {io_bits} bits per cycle bring an image in {io_cycles:,} cycles"
+             if any(row[0] < io_cycles for t in tables for row in t) else "every layer is at its fastest folding")
+    for target in targets:
         options = [_per_style(t, target) for t in tables]
-        if any(not o for o in options):
+        slow = [(min(row[0] for row in t), lay.name) for lay, t, o in zip(layers, tables, options) if not o]
+        if slow:
+            cycles, name = max(slow)
+            capped = name == first.name and min(_fold_cycles(first)) < cycles
+            limit = (f"{name}: its fastest folding{f' with its input no wider than the host link ({io_bits} bits)' if capped else ''}"
+                     f" takes {cycles:,} cycles per image")
             continue
         # the streams' FIFOs and width converters (set by the layers' widths) share the budget
         for lay, o in zip(layers, options):
             lay.set_folding(min(o.values(), key=_cost)[3])
         df.net.tie_widths()
-        streams = df.net.stream_resources()
-        picks = _place_weights(options, caps, streams)
-        if picks is None:
-            continue
-        for lay, row in zip(layers, picks):
-            lay.set_folding(row[3])
-        df.net.tie_widths()
-        if _fits(df, board, lut_fraction, bram_fraction):
-            return max(target, df.cycles())
+        picks, total = _place_weights(options, caps, df.net.stream_resources())
+        if picks is not None:
+            for lay, row in zip(layers, picks):
+                lay.set_folding(row[3])
+            df.net.tie_widths()
+            total = df.resources()
+            if _fits(df, board, lut_fraction, bram_fraction):
+                return max(target, df.cycles()), limit
+        limit = (f"at {target:,} cycles per image the estimate needs {total['lut']:,.0f} LUT and "
+                 f"{total['bram18']:,.0f} BRAM18 (budget {caps['lut']:,.0f} and {caps['bram18']:,.0f})")
     raise HwflowError(f"no folding of this network fits {lut_fraction:.1%} of {board.name}'s LUTs and "
                       f"{bram_fraction:.1%} of its BRAM by the estimate: raise the budget or pick a bigger board")
+
+
+def _fold_cycles(layer) -> list[int]:
+    """The cycles per image of each folding the layer allows (its folding is kept)."""
+    keep = layer.folding()
+    cycles = [(layer.set_folding(c), layer.cycles())[1] for c in layer.fold_choices()]
+    layer.set_folding(keep)
+    return cycles
 
 
 def _cost(row) -> tuple:
@@ -133,12 +153,10 @@ def _per_style(table: list[tuple], target: int) -> dict:
     return best
 
 
-def _place_weights(options: list[dict], caps: dict, base: dict) -> list[tuple] | None:
+def _place_weights(options: list[dict], caps: dict, base: dict) -> tuple[list[tuple] | None, dict]:
     """One row per layer within the caps (with `base`, what the streams take, on top): the cheapest
     of each, then weights moved between BRAM and LUTs where a resource is over, cheapest moves
-    first; None when it cannot be done."""
-    if any(not o for o in options):
-        return None
+    first.  Returns the rows (None when they cannot fit) and their totals."""
     picks = [min(o.values(), key=_cost) for o in options]
     total = lambda k: base[k] + sum(r[2][k] for r in picks)  # noqa: E731
     for over, to, other in (("bram18", "distributed", "lut"), ("lut", "block", "bram18")):
@@ -154,7 +172,7 @@ def _place_weights(options: list[dict], caps: dict, base: dict) -> list[tuple] |
                 break
             picks[i] = options[i][to]
     if not all(total(k) <= caps[k] for k in caps):
-        return None
+        return None, {k: total(k) for k in caps}
     # Within the budget, idle block RAM takes weights off the LUTs while that lowers the larger of
     # the two shares (CNV-W1A1's 72-word ROMs: about 4,000 LUTs for 86 of the board's 280 BRAM18).
     share = lambda: max(total(k) / caps[k] for k in caps)  # noqa: E731
@@ -167,7 +185,7 @@ def _place_weights(options: list[dict], caps: dict, base: dict) -> list[tuple] |
         picks[i] = options[i]["block"]
         if share() >= before or total("bram18") > caps["bram18"]:
             picks[i] = keep
-    return picks
+    return picks, {k: total(k) for k in caps}
 
 
 def _placed_choices(layer, max_in_width: int | None) -> list[dict]:

@@ -90,12 +90,15 @@ def synthesize(rtl_dir: Path, top: str, sources: list[str], family: str, *, time
     for s in sources:
         if not (rtl_dir / s).is_file():
             raise HwflowError(f"RTL source not found: {rtl_dir / s}")
-    stat_name, log_name = f"synth_{top}.json", f"synth_{top}.log"
+    stat_name, log_name, ltp_name = f"synth_{top}.json", f"synth_{top}.log", f"synth_{top}_depth.txt"
     script = "; ".join([
         # -defer: elaborate only with the parameters the top gives (the defaults name missing .mem files)
         *(f"read_verilog -defer {s}" for s in sources),
         f"synth_xilinx -family {family} -top {top} -flatten -noiopad",
         f"tee -q -o {stat_name} stat -json",
+        # logic depth: the longest path through combinational cells only, so it runs from register
+        # (FF, block RAM, DSP) to register; a CARRY4 is one cell per 4 bits of carry
+        f"tee -q -o {ltp_name} ltp -noff w:* t:LUT* t:CARRY* t:MUXF* t:INV",
     ])
     cmd = [*find_yosys(), "-q", "-l", log_name, "-p", script]
     (rtl_dir / stat_name).unlink(missing_ok=True)
@@ -111,8 +114,9 @@ def synthesize(rtl_dir: Path, top: str, sources: list[str], family: str, *, time
         raise HwflowError(f"Yosys failed on {top}: {msg.strip()} (log: {rtl_dir / log_name})")
     stat = json.loads((rtl_dir / stat_name).read_text())
     design = stat.get("design") or stat["modules"].get(f"\\{top}") or next(iter(stat["modules"].values()))
+    depth = re.search(r"length=(\d+)", (rtl_dir / ltp_name).read_text()) if (rtl_dir / ltp_name).is_file() else None
     return {**summarize_cells(design.get("num_cells_by_type", {})), "top": top, "family": family,
-            "seconds": round(seconds, 2)}
+            "depth": int(depth.group(1)) if depth else None, "seconds": round(seconds, 2)}
 
 
 def synthesize_top(rtl_dir: Path, part: str) -> dict:

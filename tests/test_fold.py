@@ -209,3 +209,18 @@ def test_board_default_spends_idle_bram_on_weights(dataflows, board):
             moved = df.resources()
             lay.set_folding(keep)
             assert moved["bram18"] > caps["bram18"] or max(moved[k] / caps[k] for k in caps) >= share, lay.name
+
+
+def test_max_folding_says_what_stops_a_faster_one(dataflows):
+    """The layer or the budget that stops the next faster folding, with its figures."""
+    import re
+    from hwflow.fold import fold_max
+    df = dataflows("tfc-w1a1")
+    board = get_board("Pynq-Z1")
+    _, limit = fold_max(df, board)
+    assert limit.startswith("mvau0: its fastest folding with its input no wider than the host link (64 bits)")
+    target, limit = fold_max(df, board, 0.12, 0.9)
+    m = re.fullmatch(r"at ([\d,]+) cycles per image the estimate needs ([\d,]+) LUT and \d+ BRAM18 "
+                     r"\(budget ([\d,]+) and \d+\)", limit)
+    num = lambda i: int(m.group(i).replace(",", ""))  # noqa: E731
+    assert m and num(1) < target and num(2) > num(3) == round(0.12 * board.lut)

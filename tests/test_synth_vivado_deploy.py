@@ -65,6 +65,8 @@ def test_yosys_counts_and_rom_style(synthesized):
     for r in (m0, m1, top):
         assert r["lut"] > 0 and r["ff"] > 0 and r["seconds"] > 0 and r["family"] == "xc7"
         assert "$scopeinfo" not in r["cells"]
+        # the longest register-to-register path in LUT/carry cells (Yosys ltp on combinational cells)
+        assert isinstance(r["depth"], int) and 2 <= r["depth"] <= 40
         assert r["lut"] == sum(n for c, n in r["cells"].items()
                                if re.fullmatch(r"LUT[1-6]", c) or c.startswith(("SRL", "RAM32", "RAM64")))
     # the top holds both layers plus FIFOs and width converters
