@@ -119,11 +119,15 @@ def bench_one(name: str, model: Path | None, board: str, synth: bool, verify_ima
         top = rep["resources_synth"]
         row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], depth=top.get("depth"), synth_s=top["seconds"],
                    build_s=round(build_s - top["seconds"], 1))
-    elif synth:
+    elif synth and not rep.get("synth_failed"):
         # the same Yosys run as the build's `--synth top` step
-        from hwflow.synth import synthesize_top
-        top = synthesize_top(res.out / "rtl", rep["part"])
-        row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], depth=top["depth"], synth_s=top["seconds"])
+        from hwflow.synth import YosysCrashed, synthesize_top
+        try:
+            top = synthesize_top(res.out / "rtl", rep["part"])
+            row.update(lut=top["lut"], ff=top["ff"], bram18=top["bram18"], depth=top["depth"], synth_s=top["seconds"])
+        except YosysCrashed as e:
+            rep["synth_failed"] = str(e)
+    row["synth_failed"] = rep.get("synth_failed")
     return row
 
 
@@ -193,6 +197,9 @@ def markdown(rows: list[dict]) -> str:
                  "rtlsim on the check images (Yosys not included); peak GB: the build's largest process "
                  "(Yosys included only in (max) rows, whose folding search runs it); rtlsim cycles/s: the whole network at full "
                  f"speed on random images, about {SPEED_CYCLES / 1e6:g} M cycles.")
+    crashed = [f"- {r['model']}: no Yosys counts (~ the estimate): Yosys stopped without a result, out of its "
+               "4 GB WebAssembly memory" for r in rows if r.get("synth_failed")]
+    lines += ["", *crashed] if crashed else []
     lines += ["", "What stops a faster folding (by the estimate):", ""]
     lines += [f"- {r['model']}: {r['folding'].split('faster is stopped by ')[-1].removesuffix(')')}" for r in rows
               if "faster is stopped by" in r.get("folding", "")]

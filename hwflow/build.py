@@ -91,6 +91,10 @@ class Progress:
                     print(f"      {name}: done in {progress.times[name]:.1f} s", file=sys.stderr, flush=True)
         return _Step()
 
+    def warn(self, msg: str) -> None:
+        if not self.quiet:
+            print(f"      warning: {msg}", file=sys.stderr, flush=True)
+
 
 def _random_inputs(shape: tuple, n: int, seed: int) -> np.ndarray:
     """Images in [0, 1] as training feeds them, plus a few exact 0s, 0.5s and 1s to hit ties."""
@@ -149,14 +153,14 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
         if err > FLOAT_TOL:
             raise HwflowError(f"dataflow layers differ from the QONNX model by {err:g} (relative): please report this bug")
         verified["dataflow_vs_qonnx"] = True
-    top_synth = None
+    top_synth, synth_failed = None, None
     with progress.step("fold" + (" (the fastest within the budget, checked by Yosys)" if _max(opts) and
                                   opts.synth != "none" else "")):
         if opts.folding:
             apply_folding_file(df, Path(opts.folding))
             how = f"file {opts.folding}"
         elif _max(opts):
-            how, top_synth = _fold_max(df, out, board, opts, progress)
+            how, top_synth, synth_failed = _fold_max(df, out, board, opts, progress)
         elif opts.target_fps:
             fold_to_fps(df, opts.target_fps, clock)
             how = f"target {opts.target_fps:g} images/s"
@@ -175,9 +179,11 @@ def _run_steps(model_path: Path, out: Path, board: Board, clock: float, opts: Bu
     if hls_synthesis:
         report["hls_synthesis"] = hls_synthesis
     (out / "report.json").write_text(json.dumps(report, indent=1))
-    if opts.synth != "none":
+    if synth_failed:  # the folding step's Yosys run stopped without a result: a second would too
+        report["synth_failed"] = synth_failed
+    elif opts.synth != "none":
         with progress.step(f"synthesize with Yosys ({'each layer and ' if opts.synth == 'layers' else ''}the top)"):
-            _synth_step(out, board, report, opts.synth, top_synth)
+            _synth_step(out, board, report, opts.synth, progress, top_synth)
     _board_steps(out, board, clock, opts, report, progress)
     report["step_seconds"] = progress.times
     # rewritten last: a report.json with "finished": true marks a finished build
@@ -237,10 +243,11 @@ def _max(opts: BuildOptions) -> bool:
 def _fold_max(df: Dataflow, out: Path, board: Board, opts: BuildOptions, progress: Progress):
     """The fastest folding within the budget by the estimate; with Yosys on, its counts must also
     keep to the budget: where they exceed it the budget shrinks by the overshoot and the search
-    runs again.  Returns (how, the last Yosys result of the top or None)."""
+    runs again.  Returns (how, the last Yosys result of the top or None, why Yosys stopped without
+    a result or None)."""
     from hwflow.codegen_rtl import write_rtl
     from hwflow.fold import fold_max
-    from hwflow.synth import synthesize_top
+    from hwflow.synth import YosysCrashed, synthesize_top
     lut_share, bram_share = opts.lut_budget, opts.bram_budget
     top, notes = None, ""
     for attempt in range(4):
@@ -248,7 +255,13 @@ def _fold_max(df: Dataflow, out: Path, board: Board, opts: BuildOptions, progres
         if opts.synth == "none":
             break
         write_rtl(df.net, out / "rtl")
-        top = synthesize_top(out / "rtl", board.part)
+        try:
+            top = synthesize_top(out / "rtl", board.part)
+        except YosysCrashed as e:
+            progress.warn(f"{e}: this folding is the estimate's, not checked by Yosys")
+            return (f"max within {opts.lut_budget:.0%} LUT / {opts.bram_budget:.0%} BRAM18 (target {target} "
+                    f"cycles/image, not checked by Yosys: it stopped without a result; faster is stopped by {limit})",
+                    None, str(e))
         over = max(top["lut"] / (opts.lut_budget * board.lut), top["bram18"] / (opts.bram_budget * board.bram18))
         if not progress.quiet:
             print(f"      {df.cycles():,} cycles/image: Yosys {top['lut']:,} LUT, {top['bram18']} BRAM18 "
@@ -264,21 +277,28 @@ def _fold_max(df: Dataflow, out: Path, board: Board, opts: BuildOptions, progres
                           f"{opts.bram_budget:.0%} BRAM) after 4 foldings: pass a larger budget or --folding")
     how = (f"max within {opts.lut_budget:.0%} LUT / {opts.bram_budget:.0%} BRAM18 (target {target} "
            f"cycles/image{notes}; faster is stopped by {limit})")
-    return how, top
+    return how, top, None
 
 
-def _synth_step(out: Path, board: Board, report: dict, mode: str, top: dict | None = None) -> None:
+def _synth_step(out: Path, board: Board, report: dict, mode: str, progress: Progress,
+                top: dict | None = None) -> None:
     """Yosys counts for the top (and each layer), then the fit check against the board.
     `top`: a Yosys result of this same top from the folding step, reused."""
-    from hwflow.synth import family_for_part, fit_check, synthesize_layers, synthesize_top
+    from hwflow.synth import YosysCrashed, family_for_part, fit_check, synthesize_layers, synthesize_top
     family = family_for_part(board.part)
-    if mode == "layers":
-        rows = synthesize_layers(out, family=family)
-        top = rows.pop()
-        for lay, row in zip(report["layers"], rows):
-            lay["synth"] = {k: row[k] for k in ("lut", "ff", "bram18", "dsp", "depth")}
-    elif top is None:
-        top = synthesize_top(out / "rtl", board.part)
+    try:
+        if mode == "layers":
+            rows = synthesize_layers(out, family=family)
+            top = rows.pop()
+            for lay, row in zip(report["layers"], rows):
+                lay["synth"] = {k: row[k] for k in ("lut", "ff", "bram18", "dsp", "depth")}
+        elif top is None:
+            top = synthesize_top(out / "rtl", board.part)
+    except YosysCrashed as e:
+        # the design is whole; only the counts are missing, and the report says so
+        report["synth_failed"] = str(e)
+        progress.warn(f"{e}: no Yosys counts, the fit check used the estimate")
+        return
     counts = {k: top[k] for k in ("lut", "ff", "bram18", "dsp", "carry")}
     report["resources_synth"] = {**counts, "depth": top.get("depth"), "tool": "yosys synth_xilinx",
                                  "family": family, "seconds": top["seconds"], "fits": True}
@@ -411,6 +431,8 @@ def summary(report: dict) -> str:
                     f"images/s, latency {net['sim_latency_cycles']} cycles = {net['latency_us']:.2f} us, "
                     f"simulated at {net['rtlsim_cycles_per_s'] / 1e6:.1f} M cycles/s")
     syn = report.get("resources_synth")
+    if report.get("synth_failed"):
+        rows.append(f"yosys:     no counts: {report['synth_failed']}")
     if syn:
         rows.append(f"yosys:     LUT {syn['lut']:,}/{res['board_lut']:,}, FF {syn['ff']:,}/{res['board_ff']:,}, "
                     f"BRAM18 {syn['bram18']}/{res['board_bram18']}, DSP {syn['dsp']} (fits; {syn['seconds']:.0f} s)"

