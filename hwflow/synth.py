@@ -114,9 +114,9 @@ def synthesize(rtl_dir: Path, top: str, sources: list[str], family: str, *, time
         raise HwflowError(f"Yosys did not finish synthesizing {top} within {timeout} s") from None
     seconds = time.perf_counter() - t0
     if r.returncode != 0 or not (rtl_dir / stat_name).is_file():
-        errs = [ln for ln in (r.stdout + r.stderr).splitlines() if "ERROR" in ln or "rror:" in ln]
-        msg = (errs or (r.stdout + r.stderr).strip().splitlines() or ["no output"])[-1]
         out = r.stdout + r.stderr
+        errs = [ln for ln in out.splitlines() if "ERROR" in ln or "rror:" in ln]
+        msg = (errs or out.strip().splitlines() or ["no output"])[-1]
         if "Wasm exception" in out or "out of memory" in out.lower() or r.returncode < 0:
             raise YosysCrashed(f"Yosys stopped on {top} without a result ({msg.strip()}; the WebAssembly Yosys "
                                f"cannot use more than 4 GB, which a design this big can need; log: {rtl_dir / log_name})")
