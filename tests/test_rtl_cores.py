@@ -33,11 +33,14 @@ MVAU_CASES = [
     pytest.param(60, 12, 12, 4, 0, id="dot"),
     pytest.param(24, 12, 24, 12, 0, id="dot-unfolded-wide-out"),
     pytest.param(8, 4, 1, 2, 0, id="dot-SIMD1"),
+    # more than 8192 synapses per cycle (SFC's first layer at --target-fps max): no replication
+    # that wide, which Verilator rejects
+    pytest.param(256, 66, 128, 66, 1, id="8448-synapses"),
 ]
 # The weights' home changes the datapath: a LUT ROM ("auto", "distributed") is read with the
 # XNOR in one stage, a block RAM through two registers and then XNORed.
 MVAU_BLOCK_CASES = [pytest.param(*c.values, "block", id=c.id + "-block")
-                    for c in MVAU_CASES if c.id in ("odd-PE", "SF1", "SIMD>64", "dot-SIMD1")]
+                    for c in MVAU_CASES if c.id in ("odd-PE", "SF1", "SIMD>64", "dot-SIMD1", "8448-synapses")]
 # Verilator simulates each register-free popcount subtree as one $countones; synthesis gets
 # count-table leaves in an adder tree (HWFLOW_TABLE_LEAVES simulates those): leaves of 1 to 6
 # bits, a register inside the tree.
