@@ -110,8 +110,8 @@ def fold_max(df: Dataflow, board: Board, lut_fraction: float = 0.85,
         if slow:
             cycles, name = max(slow)
             capped = name == first.name and min(_fold_cycles(first)) < cycles
-            limit = (f"{name}: its fastest folding{f' with its input no wider than the host link ({io_bits} bits)' if capped else ''}"
-                     f" takes {cycles:,} cycles per image")
+            held = f" with its input no wider than the host link ({io_bits} bits)" if capped else ""
+            limit = f"{name}: its fastest folding{held} takes {cycles:,} cycles per image"
             continue
         # the streams' FIFOs and width converters (set by the layers' widths) share the budget
         for lay, o in zip(layers, options):
@@ -174,7 +174,7 @@ def _place_weights(options: list[dict], caps: dict, base: dict) -> tuple[list[tu
     if not all(total(k) <= caps[k] for k in caps):
         return None, {k: total(k) for k in caps}
     # Within the budget, idle block RAM takes weights off the LUTs while that lowers the larger of
-    # the two shares (CNV-W1A1's 72-word ROMs: about 4,000 LUTs for 86 of the board's 280 BRAM18).
+    # the two shares (CNV-W1A1's 72-word ROMs: 8,136 LUTs by Yosys for 87 of the board's 280 BRAM18).
     share = lambda: max(total(k) / caps[k] for k in caps)  # noqa: E731
     moves = []  # (BRAM18 per LUT saved, layer): the best trades first
     for i, (o, p) in enumerate(zip(options, picks)):

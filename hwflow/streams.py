@@ -212,7 +212,7 @@ class StreamGraph:
         """Estimated LUT/FF/BRAM of what the top puts on the streams between layers: a FIFO on
         each, and a width converter where the two sides' beats differ.  Fitted to Yosys
         synth_xilinx on hwflow_fifo (8-256 bits, 4-300 beats) and hwflow_dwc (8-512 bits), about
-        15% worst case; CNV-W1A1's streams take about 1,600 LUTs."""
+        15% worst case; CNV-W1A1's streams take about 1,800 LUTs."""
         depths = self.fifo_depths() if any(len(lay.in_types) > 1 for lay in self.layers) else {}
         total = {"lut": 0, "ff": 0, "bram18": 0}
         for s, _, cons in self.edges():
