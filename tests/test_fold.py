@@ -136,11 +136,12 @@ def test_max_folding_is_the_fastest_within_the_budget(dataflows, lut_share, bram
 
 @pytest.mark.slow
 def test_max_folding_moves_weights_into_luts_when_bram_binds(dataflows):
-    """LFC at max on Pynq-Z1: all weights in BRAM at the fastest target need more than the board
-    has, so some layers keep theirs in LUTs; faster than the board default."""
+    """LFC at max on KV260: all weights in BRAM at the fastest target need more than the board
+    has, so some layers keep theirs in LUTs; faster than the board default.  (On the Pynq-Z1 it
+    stays at the default's 512 cycles: block RAM runs out first and LUTs cannot make up for it.)"""
     from hwflow.fold import fold_max
     df = dataflows("lfc-w1a1")
-    board = get_board("Pynq-Z1")
+    board = get_board("KV260")
     fold_for_board(df, board)
     default = df.cycles()
     fold_max(df, board)
