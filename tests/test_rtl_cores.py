@@ -34,7 +34,7 @@ MVAU_CASES = [
     pytest.param(24, 12, 24, 12, 0, id="dot-unfolded-wide-out"),
     pytest.param(8, 4, 1, 2, 0, id="dot-SIMD1"),
     # more than 8192 synapses per cycle (SFC's first layer at --target-fps max): no replication
-    # that wide, which Verilator rejects
+    # with a count that high in the core, which Verilator rejects
     pytest.param(256, 66, 128, 66, 1, id="8448-synapses"),
 ]
 # The weights' home changes the datapath: a LUT ROM ("auto", "distributed") is read with the

@@ -232,20 +232,7 @@ module hwflow_mvau #(
   // ROM of <= 32 words and the input bit fit one LUT6): no LUT level and half the registers.
   wire [WW-1:0]      w2;
   wire [PE*SIMD-1:0] xn2;
-  // The binary path's input word once per PE (assigned in a loop: a replication {PE{x}} of
-  // more than 8192 bits, as SFC's first layer at full speed has, is a Verilator error).
-  wire [PE*SIMD-1:0] xr1, xr2;
-  genvar q;
   generate
-    for (q = 0; q < PE; q = q + 1) begin : g_xr
-      if (MB == 0) begin : g_bin
-        assign xr1[q*SIMD +: SIMD] = x1;
-        assign xr2[q*SIMD +: SIMD] = x2;
-      end else begin : g_int
-        assign xr1[q*SIMD +: SIMD] = {SIMD{1'b0}};
-        assign xr2[q*SIMD +: SIMD] = {SIMD{1'b0}};
-      end
-    end
     if (LUT_XNOR != 0) begin : g_rom_xnor
       // The initial value keeps Yosys from moving this register behind the ROM (a register
       // there would cut the XNOR into a LUT of its own); it is not needed for correctness.
@@ -254,9 +241,11 @@ module hwflow_mvau #(
       always @(posedge ap_clk) if (go) a1 <= waddr;
       wire [WW-1:0] wr = wrom[a1];
       reg [PE*SIMD-1:0] m2;
-      always @(posedge ap_clk) if (v1) m2 <= ~(xr1 ^ wr);
+      always @(posedge ap_clk) if (v1) m2 <= ~({PE{x1}} ^ wr);
       assign xn2 = m2;
-      assign w2 = 0;   // zero-extended: a replication {WW{1'b0}} past 8192 bits is a Verilator error
+      // zero-extended: Verilator rejects a replication count over 8192, and WW reaches 12,544
+      // (SFC's first layer at full speed)
+      assign w2 = 0;
     end else begin : g_rom_reg
       reg [WW-1:0] w1r, w2r;
       always @(posedge ap_clk) begin
@@ -265,7 +254,7 @@ module hwflow_mvau #(
       end
       assign w2 = w2r;
       if (MB == 0) begin : g_xn
-        assign xn2 = ~(xr2 ^ w2r);
+        assign xn2 = ~({PE{x2}} ^ w2r);
       end else begin : g_no
         assign xn2 = 0;
       end
@@ -274,7 +263,7 @@ module hwflow_mvau #(
   reg [XW-1:0]      x2;
   reg               v2, f2, l2;
   reg [NFW-1:0]     n2;
-  wire unused_s2 = &{1'b0, xn2, w2, x2, v2d, xr1, xr2};   // each datapath reads only some of them
+  wire unused_s2 = &{1'b0, xn2, w2, x2, v2d};   // each datapath reads only some of them
   always @(posedge ap_clk) begin
     x2 <= x1;
     f2 <= f1;
