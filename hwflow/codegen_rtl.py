@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hwflow.layers import all_rtl_cores
 from hwflow.layers.memfiles import write_if_changed
-from hwflow.streams import FIFO_DEPTH, StreamGraph, fifo_depth_for
+from hwflow.streams import FIFO_DEPTH, StreamGraph
 
 CORES = all_rtl_cores()
 
@@ -68,7 +68,7 @@ def top_verilog(net, top: str = "hwflow_top", fifo_depth: int = FIFO_DEPTH,
     a width converter (where the widths differ) and a FIFO (`depths` overrides the depth of
     named streams)."""
     net = StreamGraph.of(net)
-    depths = depths or {}
+    depths = net.edge_depths(fifo_depth, depths or {})
     first, last = net.first, net.last
     iw, ow = net.stream_type(net.inputs[0]).width, net.stream_type(net.outputs[0]).width
     lines = _header(top, iw, ow, f"{len(net.layers)} layers")
@@ -98,7 +98,7 @@ def top_verilog(net, top: str = "hwflow_top", fifo_depth: int = FIFO_DEPTH,
             lines += _wire(f"dwc{k}_o", b.width)
             body += _instance("hwflow_dwc", {"IW": a.width, "OW": b.width}, f"dwc{k}", [src], [f"dwc{k}_o"])
             src = f"dwc{k}_o"
-        depth = depths.get(s, fifo_depth_for(cons, fifo_depth))
+        depth = depths[s]
         body += ["`ifdef HWFLOW_SIM", f"    assign dbg_fifo_full[{k - 1}] = {src}_tvalid && !{src}_tready;", "`endif"]
         lines += _wire(f"fifo{k}_o", b.width)
         body += _instance("hwflow_fifo", {"WIDTH": b.width, "DEPTH": depth}, f"fifo{k}", [src], [f"fifo{k}_o"])

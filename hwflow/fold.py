@@ -77,11 +77,6 @@ def _link(df: Dataflow, board: Board) -> tuple[int, int]:
     return io_bits, ceil(first.in_elems * first.in_elem_bits / io_bits)
 
 
-def _fits(df: Dataflow, board: Board, lut_fraction: float, bram_fraction: float) -> bool:
-    res = df.resources()
-    return res["lut"] <= lut_fraction * board.lut and res["bram18"] <= bram_fraction * board.bram18
-
-
 def fold_max(df: Dataflow, board: Board, lut_fraction: float = 0.85,
              bram_fraction: float = 0.9) -> tuple[int, str]:
     """`--target-fps max`: the fastest folding whose estimate fits the budget (shares of the board's
@@ -123,7 +118,7 @@ def fold_max(df: Dataflow, board: Board, lut_fraction: float = 0.85,
                 lay.set_folding(row[3])
             df.net.tie_widths()
             total = df.resources()
-            if _fits(df, board, lut_fraction, bram_fraction):
+            if all(total[k] <= caps[k] for k in caps):
                 return max(target, df.cycles()), limit
         limit = (f"at {target:,} cycles per image the estimate needs {total['lut']:,.0f} LUT and "
                  f"{total['bram18']:,.0f} BRAM18 (budget {caps['lut']:,.0f} and {caps['bram18']:,.0f})")

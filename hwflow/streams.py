@@ -207,17 +207,22 @@ class StreamGraph:
                 depths[s] = max(fifo_depth_for(join), -(-backlog * 5 // 4 // epb) + 8)
         return depths
 
+    def edge_depths(self, fifo_depth: int = FIFO_DEPTH, depths: dict[str, int] | None = None) -> dict[str, int]:
+        """The FIFO depth (beats) on every stream between two layers: a join's input as
+        `fifo_depths` sizes it (or as `depths` gives it), any other what its consumer needs."""
+        depths = self.fifo_depths() if depths is None else depths
+        return {s: depths.get(s, fifo_depth_for(cons, fifo_depth)) for s, _, cons in self.edges()}
+
     # --- resources ----------------------------------------------------------------------
     def stream_resources(self) -> dict:
         """Estimated LUT/FF/BRAM of what the top puts on the streams between layers: a FIFO on
         each, and a width converter where the two sides' beats differ.  Fitted to Yosys
         synth_xilinx on hwflow_fifo (8-256 bits, 4-300 beats) and hwflow_dwc (8-512 bits), about
         15% worst case; CNV-W1A1's streams take about 1,800 LUTs."""
-        depths = self.fifo_depths() if any(len(lay.in_types) > 1 for lay in self.layers) else {}
         total = {"lut": 0, "ff": 0, "bram18": 0}
-        for s, _, cons in self.edges():
+        for s, depth in self.edge_depths().items():
             a, b = self.edge_types(s)
-            for k, v in fifo_resources(b.width, depths.get(s, fifo_depth_for(cons))).items():
+            for k, v in fifo_resources(b.width, depth).items():
                 total[k] += v
             if a.width != b.width:
                 for k, v in dwc_resources(a.width, b.width).items():

@@ -106,7 +106,8 @@ def synthesize(rtl_dir: Path, top: str, sources: list[str], family: str, *, time
         f"tee -q -o {ltp_name} ltp -noff w:* t:LUT* t:CARRY* t:MUXF* t:INV",
     ])
     cmd = [*find_yosys(), "-q", "-l", log_name, "-p", script]
-    (rtl_dir / stat_name).unlink(missing_ok=True)
+    for name in (stat_name, ltp_name):  # a failed run must not leave the last one's results
+        (rtl_dir / name).unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
         r = subprocess.run(cmd, cwd=rtl_dir, capture_output=True, text=True, timeout=timeout)
